@@ -1,0 +1,23 @@
+//! The environment-variable contract of `webedt-api`.
+//!
+//! The operator *writes* these variables into every API pod and the API *reads* them at start.
+//! Both sides use this crate, so a name, a default or a validation rule exists exactly once:
+//! the operator renders typed settings with `to_env()`, the API parses them back with
+//! `from_env()`, and a round-trip test keeps the two directions honest.
+//!
+//! Every rule failure is a [`ConfigError`] that names the variable, because the API prints it as
+//! its one-line startup error and exits with code 2.
+
+mod error;
+mod lookup;
+pub mod names;
+mod settings;
+mod vars;
+
+pub use error::ConfigError;
+pub use lookup::Lookup;
+pub use settings::{
+    AuthSettings, DemoSettings, HttpSettings, LogFormat, MIN_SESSION_SECRET_BYTES, OrphanSettings,
+    PoolSettings, Settings, ShutdownSettings,
+};
+pub use vars::{VARS, VarDoc};

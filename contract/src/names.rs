@@ -1,0 +1,44 @@
+//! Variable names. The operator and the API refer to these constants, never to string literals.
+
+pub const DATABASE_URL: &str = "DATABASE_URL";
+pub const SESSION_SECRET: &str = "SESSION_SECRET";
+
+pub const HOST: &str = "HOST";
+pub const PORT: &str = "PORT";
+pub const BODY_LIMIT_BYTES: &str = "BODY_LIMIT_BYTES";
+pub const CONTAINER_ID: &str = "CONTAINER_ID";
+/// Fallback for [`CONTAINER_ID`]; Kubernetes sets it to the pod name.
+pub const HOSTNAME: &str = "HOSTNAME";
+
+pub const DB_POOL_MAX: &str = "DB_POOL_MAX";
+pub const DB_POOL_MIN: &str = "DB_POOL_MIN";
+pub const DB_IDLE_TIMEOUT_MS: &str = "DB_IDLE_TIMEOUT_MS";
+pub const DB_CONNECT_TIMEOUT_MS: &str = "DB_CONNECT_TIMEOUT_MS";
+pub const DB_STATEMENT_TIMEOUT_MS: &str = "DB_STATEMENT_TIMEOUT_MS";
+
+pub const ORPHAN_SESSION_TIMEOUT_MINUTES: &str = "ORPHAN_SESSION_TIMEOUT_MINUTES";
+pub const ORPHAN_CLEANUP_INTERVAL_MINUTES: &str = "ORPHAN_CLEANUP_INTERVAL_MINUTES";
+
+pub const MIGRATE_ON_START: &str = "MIGRATE_ON_START";
+pub const SHUTDOWN_TIMEOUT_MS: &str = "SHUTDOWN_TIMEOUT_MS";
+pub const LB_DRAIN_DELAY_MS: &str = "LB_DRAIN_DELAY_MS";
+pub const LOG_FORMAT: &str = "LOG_FORMAT";
+
+pub const COOKIE_SECURE: &str = "COOKIE_SECURE";
+pub const ALLOWED_ORIGINS: &str = "ALLOWED_ORIGINS";
+pub const TRUSTED_PROXY_HOPS: &str = "TRUSTED_PROXY_HOPS";
+pub const ADMIN_EMAILS: &str = "ADMIN_EMAILS";
+
+pub const DEMO_EVENT_COUNT: &str = "DEMO_EVENT_COUNT";
+pub const DEMO_EVENT_DELAY_MS: &str = "DEMO_EVENT_DELAY_MS";
+
+// AI providers. The operator fills the keys from Secrets (`secretKeyRef`), never as literals.
+pub const DEFAULT_PROVIDER: &str = "DEFAULT_PROVIDER";
+pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
+pub const ANTHROPIC_BASE_URL: &str = "ANTHROPIC_BASE_URL";
+pub const ANTHROPIC_MODEL: &str = "ANTHROPIC_MODEL";
+pub const OPENAI_API_KEY: &str = "OPENAI_API_KEY";
+pub const OPENAI_BASE_URL: &str = "OPENAI_BASE_URL";
+pub const OPENAI_MODEL: &str = "OPENAI_MODEL";
+pub const AI_WORKER_URL: &str = "AI_WORKER_URL";
+pub const AI_WORKER_SECRET: &str = "AI_WORKER_SECRET";

@@ -1,0 +1,586 @@
+//! Typed settings, parsed once and validated with rules that name the variable they concern.
+
+use crate::error::ConfigError;
+use crate::lookup::{Lookup, ProcessEnv};
+use crate::names::*;
+use std::str::FromStr;
+
+pub const MIN_SESSION_SECRET_BYTES: usize = 32;
+
+/// Database connection pool of one replica.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub min_connections: u32,
+    pub idle_timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub statement_timeout_ms: u64,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 20,
+            min_connections: 2,
+            idle_timeout_ms: 30_000,
+            connect_timeout_ms: 5_000,
+            statement_timeout_ms: 30_000,
+        }
+    }
+}
+
+impl PoolSettings {
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let s = Self {
+            max_connections: number(env, DB_POOL_MAX, d.max_connections)?,
+            min_connections: number(env, DB_POOL_MIN, d.min_connections)?,
+            idle_timeout_ms: number(env, DB_IDLE_TIMEOUT_MS, d.idle_timeout_ms)?,
+            connect_timeout_ms: number(env, DB_CONNECT_TIMEOUT_MS, d.connect_timeout_ms)?,
+            statement_timeout_ms: number(env, DB_STATEMENT_TIMEOUT_MS, d.statement_timeout_ms)?,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_connections == 0 {
+            return Err(ConfigError::new(DB_POOL_MAX, "must be at least 1, got 0"));
+        }
+        if self.min_connections > self.max_connections {
+            return Err(ConfigError::new(
+                DB_POOL_MIN,
+                format!(
+                    "must be <= {DB_POOL_MAX} ({}), got {}",
+                    self.max_connections, self.min_connections
+                ),
+            ));
+        }
+        positive(DB_IDLE_TIMEOUT_MS, self.idle_timeout_ms)?;
+        positive(DB_CONNECT_TIMEOUT_MS, self.connect_timeout_ms)?;
+        positive(DB_STATEMENT_TIMEOUT_MS, self.statement_timeout_ms)?;
+        Ok(())
+    }
+
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (DB_POOL_MAX, self.max_connections.to_string()),
+            (DB_POOL_MIN, self.min_connections.to_string()),
+            (DB_IDLE_TIMEOUT_MS, self.idle_timeout_ms.to_string()),
+            (DB_CONNECT_TIMEOUT_MS, self.connect_timeout_ms.to_string()),
+            (
+                DB_STATEMENT_TIMEOUT_MS,
+                self.statement_timeout_ms.to_string(),
+            ),
+        ]
+    }
+}
+
+/// When a run whose replica vanished is declared lost, and how often one replica looks.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrphanSettings {
+    pub timeout_minutes: f64,
+    pub cleanup_interval_minutes: f64,
+}
+
+impl Default for OrphanSettings {
+    fn default() -> Self {
+        Self {
+            timeout_minutes: 30.0,
+            cleanup_interval_minutes: 5.0,
+        }
+    }
+}
+
+impl OrphanSettings {
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let s = Self {
+            timeout_minutes: number(env, ORPHAN_SESSION_TIMEOUT_MINUTES, d.timeout_minutes)?,
+            cleanup_interval_minutes: number(
+                env,
+                ORPHAN_CLEANUP_INTERVAL_MINUTES,
+                d.cleanup_interval_minutes,
+            )?,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive_minutes(ORPHAN_SESSION_TIMEOUT_MINUTES, self.timeout_minutes)?;
+        positive_minutes(
+            ORPHAN_CLEANUP_INTERVAL_MINUTES,
+            self.cleanup_interval_minutes,
+        )?;
+        if self.cleanup_interval_minutes > self.timeout_minutes {
+            return Err(ConfigError::new(
+                ORPHAN_CLEANUP_INTERVAL_MINUTES,
+                format!(
+                    "must be <= {ORPHAN_SESSION_TIMEOUT_MINUTES} ({}), got {}",
+                    self.timeout_minutes, self.cleanup_interval_minutes
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.timeout_minutes * 60.0)
+    }
+
+    pub fn cleanup_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.cleanup_interval_minutes * 60.0)
+    }
+
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                ORPHAN_SESSION_TIMEOUT_MINUTES,
+                self.timeout_minutes.to_string(),
+            ),
+            (
+                ORPHAN_CLEANUP_INTERVAL_MINUTES,
+                self.cleanup_interval_minutes.to_string(),
+            ),
+        ]
+    }
+}
+
+/// SIGTERM handling: how long the load balancer gets to notice `/ready` = 503, then how long
+/// in-flight requests get to finish.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShutdownSettings {
+    pub timeout_ms: u64,
+    pub lb_drain_delay_ms: u64,
+}
+
+impl Default for ShutdownSettings {
+    fn default() -> Self {
+        Self {
+            timeout_ms: 30_000,
+            lb_drain_delay_ms: 2_000,
+        }
+    }
+}
+
+impl ShutdownSettings {
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let s = Self {
+            timeout_ms: number(env, SHUTDOWN_TIMEOUT_MS, d.timeout_ms)?,
+            // Zero is a legitimate drain delay (no load balancer in front, e.g. tests).
+            lb_drain_delay_ms: number(env, LB_DRAIN_DELAY_MS, d.lb_drain_delay_ms)?,
+        };
+        positive(SHUTDOWN_TIMEOUT_MS, s.timeout_ms)?;
+        Ok(s)
+    }
+
+    /// Longest time from SIGTERM to exit; the operator sets the pod's grace period above it.
+    pub fn total_ms(&self) -> u64 {
+        self.timeout_ms + self.lb_drain_delay_ms
+    }
+
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (SHUTDOWN_TIMEOUT_MS, self.timeout_ms.to_string()),
+            (LB_DRAIN_DELAY_MS, self.lb_drain_delay_ms.to_string()),
+        ]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LogFormat {
+    #[default]
+    Json,
+    Pretty,
+}
+
+impl FromStr for LogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "json" => Ok(Self::Json),
+            "pretty" => Ok(Self::Pretty),
+            _ => Err("must be `json` or `pretty`".into()),
+        }
+    }
+}
+
+/// Listener and request limits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    pub body_limit_bytes: usize,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            host: "0.0.0.0".into(),
+            port: 3001,
+            body_limit_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Login security settings shared by every replica.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthSettings {
+    pub cookie_secure: bool,
+    pub allowed_origins: Vec<String>,
+    pub trusted_proxy_hops: u32,
+    pub admin_emails: Vec<String>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        Self {
+            cookie_secure: true,
+            allowed_origins: Vec::new(),
+            trusted_proxy_hops: 0,
+            admin_emails: Vec::new(),
+        }
+    }
+}
+
+/// The built-in demo provider's pacing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoSettings {
+    pub event_count: u32,
+    pub event_delay_ms: u64,
+}
+
+impl Default for DemoSettings {
+    fn default() -> Self {
+        Self {
+            event_count: 40,
+            event_delay_ms: 50,
+        }
+    }
+}
+
+/// Everything `webedt-api` reads from its environment, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// `None`: local development, the API starts a private PostgreSQL.
+    pub database_url: Option<String>,
+    /// `None` only in local development, where one is generated and kept.
+    pub session_secret: Option<String>,
+    pub http: HttpSettings,
+    pub container_id: String,
+    pub pool: PoolSettings,
+    pub orphans: OrphanSettings,
+    pub migrate_on_start: bool,
+    pub shutdown: ShutdownSettings,
+    pub log_format: LogFormat,
+    pub auth: AuthSettings,
+    pub demo: DemoSettings,
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_process_env() -> Result<Self, ConfigError> {
+        Self::from_env(&ProcessEnv)
+    }
+
+    /// The session secret, which serving requires (the `migrate` command does not): a missing
+    /// one is an error only when a real database is configured, since local development
+    /// generates its own.
+    pub fn require_session_secret(&self) -> Result<&str, ConfigError> {
+        self.session_secret.as_deref().ok_or_else(|| {
+            ConfigError::new(
+                SESSION_SECRET,
+                format!(
+                    "is required when {DATABASE_URL} is set (at least {MIN_SESSION_SECRET_BYTES} bytes, the same on every replica)"
+                ),
+            )
+        })
+    }
+
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let database_url = non_empty(env, DATABASE_URL);
+        if let Some(url) = &database_url {
+            validate_database_url(url)?;
+        }
+        let session_secret = non_empty(env, SESSION_SECRET);
+        if let Some(secret) = &session_secret
+            && secret.len() < MIN_SESSION_SECRET_BYTES
+        {
+            return Err(ConfigError::new(
+                SESSION_SECRET,
+                format!(
+                    "must be at least {MIN_SESSION_SECRET_BYTES} bytes, got {}",
+                    secret.len()
+                ),
+            ));
+        }
+        let d = HttpSettings::default();
+        let http = HttpSettings {
+            host: non_empty(env, HOST).unwrap_or(d.host),
+            port: number(env, PORT, d.port)?,
+            body_limit_bytes: number(env, BODY_LIMIT_BYTES, d.body_limit_bytes)?,
+        };
+        positive(BODY_LIMIT_BYTES, http.body_limit_bytes as u64)?;
+        let container_id = non_empty(env, CONTAINER_ID)
+            .or_else(|| non_empty(env, HOSTNAME))
+            .unwrap_or_else(|| "local".into());
+        // Local development serves plain http, so its cookie cannot be Secure by default.
+        let cookie_default = database_url.is_some();
+        let auth = AuthSettings {
+            cookie_secure: boolean(env, COOKIE_SECURE, cookie_default)?,
+            allowed_origins: list(env, ALLOWED_ORIGINS),
+            trusted_proxy_hops: number(env, TRUSTED_PROXY_HOPS, 0)?,
+            admin_emails: list(env, ADMIN_EMAILS)
+                .into_iter()
+                .map(|e| e.to_lowercase())
+                .collect(),
+        };
+        for origin in &auth.allowed_origins {
+            if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    ALLOWED_ORIGINS,
+                    format!("each origin must start with http:// or https://, got `{origin}`"),
+                ));
+            }
+        }
+        let dd = DemoSettings::default();
+        let demo = DemoSettings {
+            event_count: number(env, DEMO_EVENT_COUNT, dd.event_count)?,
+            event_delay_ms: number(env, DEMO_EVENT_DELAY_MS, dd.event_delay_ms)?,
+        };
+        let log_format = match non_empty(env, LOG_FORMAT) {
+            None => LogFormat::default(),
+            Some(v) => v
+                .parse()
+                .map_err(|rule| ConfigError::new(LOG_FORMAT, rule))?,
+        };
+        Ok(Self {
+            database_url,
+            session_secret,
+            http,
+            container_id,
+            pool: PoolSettings::from_env(env)?,
+            orphans: OrphanSettings::from_env(env)?,
+            migrate_on_start: boolean(env, MIGRATE_ON_START, true)?,
+            shutdown: ShutdownSettings::from_env(env)?,
+            log_format,
+            auth,
+            demo,
+        })
+    }
+}
+
+/// A cheap structural check; the API parses the URL fully and reports failures under the same name.
+fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    let rest = url
+        .strip_prefix("postgres://")
+        .or_else(|| url.strip_prefix("postgresql://"))
+        .ok_or_else(|| {
+            ConfigError::new(DATABASE_URL, "must be a postgres:// or postgresql:// URL")
+        })?;
+    if rest.is_empty() || rest.starts_with('/') && !rest.contains("host=") {
+        return Err(ConfigError::new(DATABASE_URL, "must name a host"));
+    }
+    Ok(())
+}
+
+fn non_empty(env: &impl Lookup, name: &str) -> Option<String> {
+    env.get(name)
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
+}
+
+fn number<T: FromStr>(env: &impl Lookup, name: &'static str, default: T) -> Result<T, ConfigError> {
+    match non_empty(env, name) {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| {
+            ConfigError::new(name, format!("must be a non-negative number, got `{v}`"))
+        }),
+    }
+}
+
+fn positive(name: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(ConfigError::new(name, "must be greater than 0, got 0"))
+    } else {
+        Ok(())
+    }
+}
+
+fn positive_minutes(name: &'static str, value: f64) -> Result<(), ConfigError> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            name,
+            format!("must be a number of minutes greater than 0, got {value}"),
+        ))
+    }
+}
+
+fn boolean(env: &impl Lookup, name: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match non_empty(env, name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) => match v.as_str() {
+            "true" | "1" | "yes" | "on" => Ok(true),
+            "false" | "0" | "no" | "off" => Ok(false),
+            _ => Err(ConfigError::new(
+                name,
+                format!("must be true or false, got `{v}`"),
+            )),
+        },
+    }
+}
+
+fn list(env: &impl Lookup, name: &str) -> Vec<String> {
+    non_empty(env, name)
+        .map(|v| {
+            v.split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+        pairs.iter().map(|(k, v)| (*k, v.to_string())).collect()
+    }
+
+    const SECRET: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn defaults_match_the_documented_table() {
+        let s = Settings::from_env(&env(&[])).unwrap();
+        for doc in crate::VARS {
+            let Some(default) = doc.default else { continue };
+            let rendered: Vec<(&str, String)> =
+                [s.pool.to_env(), s.orphans.to_env(), s.shutdown.to_env()].concat();
+            if let Some((_, v)) = rendered.iter().find(|(k, _)| *k == doc.name) {
+                assert_eq!(v, default, "{}", doc.name);
+            }
+        }
+        assert_eq!(s.http.port, 3001);
+        assert_eq!(s.http.host, "0.0.0.0");
+        assert_eq!(s.container_id, "local");
+        assert!(s.migrate_on_start);
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(
+            !s.auth.cookie_secure,
+            "local dev (no DATABASE_URL) is plain http"
+        );
+    }
+
+    #[test]
+    fn typed_settings_survive_a_round_trip_through_env() {
+        let pool = PoolSettings {
+            max_connections: 7,
+            min_connections: 3,
+            idle_timeout_ms: 1234,
+            connect_timeout_ms: 999,
+            statement_timeout_ms: 4321,
+        };
+        let orphans = OrphanSettings {
+            timeout_minutes: 0.25,
+            cleanup_interval_minutes: 0.05,
+        };
+        let shutdown = ShutdownSettings {
+            timeout_ms: 10,
+            lb_drain_delay_ms: 0,
+        };
+        let rendered = [pool.to_env(), orphans.to_env(), shutdown.to_env()].concat();
+        assert_eq!(PoolSettings::from_env(&rendered).unwrap(), pool);
+        assert_eq!(OrphanSettings::from_env(&rendered).unwrap(), orphans);
+        assert_eq!(ShutdownSettings::from_env(&rendered).unwrap(), shutdown);
+    }
+
+    #[test]
+    fn every_rule_names_its_variable() {
+        let cases: &[(&[(&'static str, &str)], &str)] = &[
+            (&[(DB_POOL_MAX, "lots")], DB_POOL_MAX),
+            (&[(DB_POOL_MAX, "0")], DB_POOL_MAX),
+            (&[(DB_POOL_MAX, "5"), (DB_POOL_MIN, "6")], DB_POOL_MIN),
+            (&[(DB_IDLE_TIMEOUT_MS, "0")], DB_IDLE_TIMEOUT_MS),
+            (&[(DB_CONNECT_TIMEOUT_MS, "-1")], DB_CONNECT_TIMEOUT_MS),
+            (&[(DB_STATEMENT_TIMEOUT_MS, "0")], DB_STATEMENT_TIMEOUT_MS),
+            (
+                &[(ORPHAN_SESSION_TIMEOUT_MINUTES, "0")],
+                ORPHAN_SESSION_TIMEOUT_MINUTES,
+            ),
+            (
+                &[(ORPHAN_SESSION_TIMEOUT_MINUTES, "NaN")],
+                ORPHAN_SESSION_TIMEOUT_MINUTES,
+            ),
+            (
+                &[
+                    (ORPHAN_SESSION_TIMEOUT_MINUTES, "1"),
+                    (ORPHAN_CLEANUP_INTERVAL_MINUTES, "2"),
+                ],
+                ORPHAN_CLEANUP_INTERVAL_MINUTES,
+            ),
+            (&[(SHUTDOWN_TIMEOUT_MS, "0")], SHUTDOWN_TIMEOUT_MS),
+            (&[(PORT, "70000")], PORT),
+            (&[(LOG_FORMAT, "xml")], LOG_FORMAT),
+            (&[(MIGRATE_ON_START, "maybe")], MIGRATE_ON_START),
+            (
+                &[(DATABASE_URL, "mysql://x/y"), (SESSION_SECRET, SECRET)],
+                DATABASE_URL,
+            ),
+            (
+                &[(DATABASE_URL, "postgres://"), (SESSION_SECRET, SECRET)],
+                DATABASE_URL,
+            ),
+            (&[(SESSION_SECRET, "short")], SESSION_SECRET),
+            (&[(ALLOWED_ORIGINS, "example.com")], ALLOWED_ORIGINS),
+            (&[(BODY_LIMIT_BYTES, "0")], BODY_LIMIT_BYTES),
+        ];
+        for (pairs, var) in cases {
+            let err = Settings::from_env(&env(pairs)).unwrap_err();
+            assert_eq!(err.var, *var, "{pairs:?} gave {err}");
+            assert!(err.to_string().starts_with(&format!("{var}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn production_settings_parse() {
+        let s = Settings::from_env(&env(&[
+            (DATABASE_URL, "postgres://u:p@db:5432/app"),
+            (SESSION_SECRET, SECRET),
+            (HOSTNAME, "pod-1"),
+            (ORPHAN_SESSION_TIMEOUT_MINUTES, "0.1"),
+            (ORPHAN_CLEANUP_INTERVAL_MINUTES, "0.02"),
+            (ADMIN_EMAILS, " Root@Example.com , ,b@x.io"),
+            (LOG_FORMAT, "pretty"),
+        ]))
+        .unwrap();
+        assert_eq!(s.container_id, "pod-1");
+        assert!(s.auth.cookie_secure);
+        assert_eq!(s.orphans.timeout(), std::time::Duration::from_secs(6));
+        assert_eq!(s.auth.admin_emails, ["root@example.com", "b@x.io"]);
+        assert_eq!(s.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn serving_requires_a_session_secret_with_a_real_database() {
+        let s = Settings::from_env(&env(&[(DATABASE_URL, "postgres://db/app")])).unwrap();
+        assert_eq!(s.require_session_secret().unwrap_err().var, SESSION_SECRET);
+        let s = Settings::from_env(&env(&[
+            (DATABASE_URL, "postgres://db/app"),
+            (SESSION_SECRET, SECRET),
+        ]))
+        .unwrap();
+        assert_eq!(s.require_session_secret().unwrap(), SECRET);
+    }
+
+    #[test]
+    fn container_id_prefers_its_own_variable() {
+        let s = Settings::from_env(&env(&[(CONTAINER_ID, "c-9"), (HOSTNAME, "pod-1")])).unwrap();
+        assert_eq!(s.container_id, "c-9");
+    }
+}

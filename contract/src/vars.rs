@@ -1,0 +1,178 @@
+use crate::names::*;
+
+/// One row of the documented contract: README's variable table is checked against this list.
+#[derive(Debug, Clone, Copy)]
+pub struct VarDoc {
+    pub name: &'static str,
+    /// `None` when the variable has no default (required, or optional with no value).
+    pub default: Option<&'static str>,
+    pub description: &'static str,
+}
+
+const fn var(
+    name: &'static str,
+    default: Option<&'static str>,
+    description: &'static str,
+) -> VarDoc {
+    VarDoc {
+        name,
+        default,
+        description,
+    }
+}
+
+/// Every variable `webedt-api` reads.
+pub const VARS: &[VarDoc] = &[
+    var(
+        DATABASE_URL,
+        None,
+        "PostgreSQL URL. Unset: `webedt-api` starts a private PostgreSQL of its own (local development).",
+    ),
+    var(
+        SESSION_SECRET,
+        None,
+        "At least 32 bytes, shared by all replicas; keys the hashes of auth tokens. Generated and kept under `.webedt/` in local development.",
+    ),
+    var(HOST, Some("0.0.0.0"), "Address to listen on."),
+    var(PORT, Some("3001"), "Port to listen on."),
+    var(
+        BODY_LIMIT_BYTES,
+        Some("1048576"),
+        "Largest request body accepted; larger ones get 413.",
+    ),
+    var(
+        CONTAINER_ID,
+        None,
+        "Replica id in logs, headers and run ownership. Falls back to `HOSTNAME`, then `local`.",
+    ),
+    var(
+        DB_POOL_MAX,
+        Some("20"),
+        "Most connections this replica opens.",
+    ),
+    var(DB_POOL_MIN, Some("2"), "Connections kept open while idle."),
+    var(
+        DB_IDLE_TIMEOUT_MS,
+        Some("30000"),
+        "An idle connection above the minimum is closed after this long.",
+    ),
+    var(
+        DB_CONNECT_TIMEOUT_MS,
+        Some("5000"),
+        "Longest wait for a connection (connect or acquire from the pool).",
+    ),
+    var(
+        DB_STATEMENT_TIMEOUT_MS,
+        Some("30000"),
+        "PostgreSQL `statement_timeout` of every connection; also bounds idle-in-transaction time.",
+    ),
+    var(
+        ORPHAN_SESSION_TIMEOUT_MINUTES,
+        Some("30"),
+        "A run whose heartbeat is older than this is declared lost. Decimals allowed.",
+    ),
+    var(
+        ORPHAN_CLEANUP_INTERVAL_MINUTES,
+        Some("5"),
+        "How often one replica looks for lost runs. Decimals allowed; at most the orphan timeout.",
+    ),
+    var(
+        MIGRATE_ON_START,
+        Some("true"),
+        "Apply migrations at start (safe with many replicas). The operator sets `false` and runs `webedt-api migrate` as a Job.",
+    ),
+    var(
+        SHUTDOWN_TIMEOUT_MS,
+        Some("30000"),
+        "How long in-flight requests may take to finish after SIGTERM.",
+    ),
+    var(
+        LB_DRAIN_DELAY_MS,
+        Some("2000"),
+        "After SIGTERM, `/ready` answers 503 for this long before the listener closes.",
+    ),
+    var(
+        LOG_FORMAT,
+        Some("json"),
+        "`json` (one object a line) or `pretty`.",
+    ),
+    var(
+        COOKIE_SECURE,
+        Some("true"),
+        "Mark the session cookie `Secure`. The local run (no `DATABASE_URL`) defaults to `false`.",
+    ),
+    var(
+        ALLOWED_ORIGINS,
+        None,
+        "Comma-separated extra origins allowed to send cookie-authenticated writes (CSRF check).",
+    ),
+    var(
+        TRUSTED_PROXY_HOPS,
+        Some("0"),
+        "Proxies in front of the API whose `X-Forwarded-For` entries are trusted for the client IP.",
+    ),
+    var(
+        ADMIN_EMAILS,
+        None,
+        "Comma-separated emails that get admin rights at registration or login.",
+    ),
+    var(
+        DEMO_EVENT_COUNT,
+        Some("40"),
+        "Text deltas the built-in demo provider streams per run.",
+    ),
+    var(
+        DEMO_EVENT_DELAY_MS,
+        Some("50"),
+        "Pause between demo provider events.",
+    ),
+    var(
+        DEFAULT_PROVIDER,
+        None,
+        "Provider used when a run names none: `demo`, `anthropic`, `openai` or `worker`.",
+    ),
+    var(ANTHROPIC_API_KEY, None, "Enables the `anthropic` provider."),
+    var(
+        ANTHROPIC_BASE_URL,
+        Some("https://api.anthropic.com"),
+        "Anthropic API base URL.",
+    ),
+    var(ANTHROPIC_MODEL, None, "Default Anthropic model."),
+    var(
+        OPENAI_API_KEY,
+        None,
+        "Key for the `openai` provider (optional for local model servers).",
+    ),
+    var(
+        OPENAI_BASE_URL,
+        None,
+        "Enables the `openai` provider: any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp, LiteLLM).",
+    ),
+    var(OPENAI_MODEL, None, "Default OpenAI-compatible model."),
+    var(
+        AI_WORKER_URL,
+        None,
+        "Enables the `worker` provider: base URL of a self-hosted worker.",
+    ),
+    var(
+        AI_WORKER_SECRET,
+        None,
+        "Bearer secret sent to the self-hosted worker.",
+    ),
+];
+
+#[cfg(test)]
+mod tests {
+    /// README.md documents every variable: a new one without a row fails here.
+    #[test]
+    fn readme_documents_every_variable() {
+        let readme = include_str!("../../README.md");
+        for var in super::VARS {
+            assert!(
+                readme.contains(&format!("| `{}` |", var.name)),
+                "README.md has no row for {}",
+                var.name
+            );
+        }
+    }
+}
