@@ -1,0 +1,101 @@
+//! Configuration, parsed once at start. The variable names, defaults and rules live in the
+//! shared `webedt-contract` crate (the operator writes the same variables); this module adds what
+//! only the API needs: the parsed database connect options and build information.
+
+use sqlx::postgres::PgConnectOptions;
+use std::str::FromStr;
+use webedt_contract::{ConfigError, Settings, names};
+
+#[derive(Clone)]
+pub struct Config {
+    pub settings: Settings,
+    pub database: PgConnectOptions,
+    /// Keys the HMAC of auth tokens; identical on every replica.
+    pub session_secret: SessionSecret,
+}
+
+/// Kept out of `Debug` output so it never reaches a log line.
+#[derive(Clone)]
+pub struct SessionSecret(Vec<u8>);
+
+impl SessionSecret {
+    pub fn new(secret: impl Into<Vec<u8>>) -> Self {
+        Self(secret.into())
+    }
+
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SessionSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionSecret(…)")
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("container_id", &self.settings.container_id)
+            .field("http", &self.settings.http)
+            .field("pool", &self.settings.pool)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// Combines validated settings with a database URL and secret (which local development may
+    /// have supplied after parsing).
+    pub fn new(settings: Settings) -> Result<Self, ConfigError> {
+        let url = settings
+            .database_url
+            .as_deref()
+            .ok_or_else(|| ConfigError::new(names::DATABASE_URL, "is required for this command"))?;
+        let database = PgConnectOptions::from_str(url).map_err(|e| {
+            // sqlx's message can echo the URL; report only the kind of problem.
+            let kind = e.to_string();
+            let kind = kind
+                .split(':')
+                .next()
+                .unwrap_or("malformed URL")
+                .to_string();
+            ConfigError::new(names::DATABASE_URL, format!("is not a valid URL ({kind})"))
+        })?;
+        let secret = settings.require_session_secret()?.as_bytes().to_vec();
+        Ok(Self {
+            database,
+            session_secret: SessionSecret::new(secret),
+            settings,
+        })
+    }
+
+    pub fn container_id(&self) -> &str {
+        &self.settings.container_id
+    }
+}
+
+/// Build information, fixed at compile time from `BUILD_*` variables (the Dockerfile passes them
+/// as build args), with fallbacks for local builds.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildInfo {
+    pub commit_sha: &'static str,
+    pub timestamp: &'static str,
+    pub version: &'static str,
+}
+
+pub const BUILD: BuildInfo = BuildInfo {
+    commit_sha: match option_env!("BUILD_COMMIT_SHA") {
+        Some(v) => v,
+        None => "unknown",
+    },
+    timestamp: match option_env!("BUILD_TIMESTAMP") {
+        Some(v) => v,
+        None => "unknown",
+    },
+    version: match option_env!("BUILD_VERSION") {
+        Some(v) => v,
+        None => env!("CARGO_PKG_VERSION"),
+    },
+};

@@ -1,0 +1,22 @@
+//! `webedt-api`: the stateless WebEDT backend. Every replica is interchangeable because users,
+//! auth sessions, chat sessions and their event logs live in PostgreSQL.
+//!
+//! One module per capability, each owning its routes and queries; `http` assembles them.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod health;
+pub mod http;
+pub mod jobs;
+pub mod json;
+pub mod lifecycle;
+pub mod local;
+pub mod metrics;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Config;
+pub use server::Server;
+pub use state::AppState;

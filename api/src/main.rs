@@ -1,0 +1,182 @@
+//! `webedt-api [serve | migrate | healthcheck]`.
+//!
+//! Exit codes: 0 clean exit, 1 runtime failure, 2 bad configuration (one line naming the
+//! variable and the rule).
+
+use std::process::ExitCode;
+use webedt_api::{Config, Server, local, telemetry};
+use webedt_contract::{ConfigError, Settings};
+
+const USAGE: &str = "usage: webedt-api [serve | migrate | healthcheck | --version]
+
+  serve        serve the API (default). With DATABASE_URL unset, starts a private PostgreSQL
+               under .webedt/ for local development.
+  migrate      apply database migrations and exit (run as a Job before a rollout).
+  healthcheck  exit 0 when the server on 127.0.0.1:$PORT answers /live (for Docker HEALTHCHECK).
+
+Configuration comes from environment variables; see README.md.";
+
+fn main() -> ExitCode {
+    let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
+    match command.as_str() {
+        "serve" | "migrate" | "healthcheck" => {}
+        "--version" | "-V" => {
+            println!("webedt-api {}", webedt_api::config::BUILD.version);
+            return ExitCode::SUCCESS;
+        }
+        "--help" | "-h" | "help" => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        other => {
+            eprintln!("webedt-api: unknown command `{other}`\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    }
+    let settings = match Settings::from_process_env() {
+        Ok(s) => s,
+        Err(e) => return config_error(&e),
+    };
+    if command == "healthcheck" {
+        return healthcheck(settings.http.port);
+    }
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("webedt-api: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        telemetry::init(settings.log_format, &settings.container_id);
+        match command.as_str() {
+            "migrate" => migrate(settings).await,
+            _ => serve(settings).await,
+        }
+    })
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    eprintln!("webedt-api: configuration error: {e}");
+    ExitCode::from(2)
+}
+
+async fn serve(mut settings: Settings) -> ExitCode {
+    // Local development: no DATABASE_URL means "bring your own PostgreSQL up for me".
+    let _local = if settings.database_url.is_none() {
+        match local::start(&local::state_dir()).await {
+            Ok(db) => {
+                tracing::info!(
+                    data = %db.cluster.dir().display(),
+                    port = db.cluster.port(),
+                    "started a private PostgreSQL for local development"
+                );
+                settings.database_url = Some(db.url.clone());
+                if settings.session_secret.is_none() {
+                    settings.session_secret = Some(db.session_secret.clone());
+                }
+                Some(db)
+            }
+            Err(e) => {
+                eprintln!("webedt-api: cannot start a local PostgreSQL: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    let config = match Config::new(settings) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let server = match Server::bind(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("webedt-api: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let addr = server.local_addr();
+    let shown = if addr.ip().is_unspecified() {
+        format!("http://localhost:{}", addr.port())
+    } else {
+        format!("http://{addr}")
+    };
+    tracing::info!(%addr, url = %shown, "listening");
+    if _local.is_some() {
+        // The one line a developer looks for after `cargo run`.
+        eprintln!("webedt-api: serving on {shown}");
+    }
+    match server.run(webedt_api::server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = ?e, "server failed");
+            ExitCode::FAILURE
+        }
+    }
+    // `_local` drops here, stopping the private PostgreSQL after the pool has closed.
+}
+
+async fn migrate(mut settings: Settings) -> ExitCode {
+    let _local = if settings.database_url.is_none() {
+        match local::start(&local::state_dir()).await {
+            Ok(db) => {
+                settings.database_url = Some(db.url.clone());
+                Some(db)
+            }
+            Err(e) => {
+                eprintln!("webedt-api: cannot start a local PostgreSQL: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        None
+    };
+    // Migrating needs no session secret; fill a throwaway one so validation passes.
+    if settings.session_secret.is_none() {
+        settings.session_secret = Some("-".repeat(webedt_contract::MIN_SESSION_SECRET_BYTES));
+    }
+    let config = match Config::new(settings) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let pool = webedt_api::db::new_pool(&config);
+    match webedt_api::db::migrate(&pool).await {
+        Ok(()) => {
+            let applied = webedt_api::db::MIGRATOR.iter().count();
+            tracing::info!(migrations = applied, "database schema is current");
+            pool.close().await;
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("webedt-api: migration failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// A dependency-free probe for images without curl or a shell.
+fn healthcheck(port: u16) -> ExitCode {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+    let attempt = || -> std::io::Result<bool> {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let mut stream = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(b"GET /live HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head.starts_with(b"HTTP/1.1 200"))
+    };
+    match attempt() {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("webedt-api: /live did not answer 200");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("webedt-api: /live unreachable on port {port}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

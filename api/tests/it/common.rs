@@ -1,0 +1,218 @@
+//! `spawn_app()` and friends: every test gets a fresh database on the shared test cluster (the
+//! test command exports `DATABASE_URL`), and servers speak real HTTP on 127.0.0.1.
+
+#![allow(dead_code)]
+
+use sqlx::Connection;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use webedt_api::{AppState, Config, Server};
+use webedt_contract::{Settings, names};
+
+pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
+
+pub fn admin_url() -> String {
+    std::env::var("DATABASE_URL")
+        .expect("DATABASE_URL is unset: run the tests with ./scripts/test, which starts PostgreSQL")
+}
+
+/// Replaces the database name in a `postgres://…/db` URL.
+pub fn with_database(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("URL has a path");
+    format!("{base}/{db}")
+}
+
+/// Creates an empty database on the server behind `admin` and returns its URL.
+pub async fn fresh_database_on(admin: &str) -> String {
+    let name = format!("test_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(admin)
+        .await
+        .expect("connect to the test cluster");
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    with_database(admin, &name)
+}
+
+pub async fn fresh_database() -> String {
+    fresh_database_on(&admin_url()).await
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
+
+/// Test settings for a replica on `db_url`; `overrides` win over the defaults here.
+pub fn test_config(db_url: &str, overrides: &[(&'static str, &str)]) -> Config {
+    let id = format!(
+        "test-{}",
+        NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    let mut env: Vec<(&'static str, String)> =
+        overrides.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    env.extend([
+        (names::DATABASE_URL, db_url.to_string()),
+        (names::SESSION_SECRET, SECRET.to_string()),
+        (names::CONTAINER_ID, id),
+        (names::LB_DRAIN_DELAY_MS, "0".to_string()),
+        (names::SHUTDOWN_TIMEOUT_MS, "5000".to_string()),
+        (names::DB_POOL_MIN, "0".to_string()),
+        (names::DB_POOL_MAX, "10".to_string()),
+        (names::COOKIE_SECURE, "false".to_string()),
+    ]);
+    let settings = Settings::from_env(&env).expect("valid test settings");
+    Config::new(settings).expect("valid test config")
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub db_url: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    stop: CancellationToken,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn container_id(&self) -> &str {
+        self.state.config.container_id()
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Sends the shutdown signal (what SIGTERM does) without waiting.
+    pub fn signal_shutdown(&self) {
+        self.stop.cancel();
+    }
+
+    /// Signals shutdown and waits for the server to finish its shutdown sequence.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        self.handle.take().expect("not yet joined").await?
+    }
+
+    /// Polls `/ready` until it answers `status` or `within` passes; returns the time it took.
+    pub async fn wait_ready_status(&self, status: u16, within: Duration) -> Duration {
+        let started = Instant::now();
+        loop {
+            let got = self
+                .client
+                .get(self.url("/ready"))
+                .timeout(Duration::from_secs(3))
+                .send()
+                .await
+                .map(|r| r.status().as_u16());
+            if got.as_ref().ok() == Some(&status) {
+                return started.elapsed();
+            }
+            assert!(
+                started.elapsed() < within,
+                "/ready did not answer {status} within {within:?} (last: {got:?})"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+pub struct AppBuilder {
+    db_url: Option<String>,
+    overrides: Vec<(&'static str, String)>,
+    extra: Option<axum::Router<AppState>>,
+    wait_ready: bool,
+}
+
+pub fn app() -> AppBuilder {
+    AppBuilder {
+        db_url: None,
+        overrides: Vec::new(),
+        extra: None,
+        wait_ready: true,
+    }
+}
+
+impl AppBuilder {
+    /// Share a database (another replica of the same deployment).
+    pub fn database(mut self, url: &str) -> Self {
+        self.db_url = Some(url.to_string());
+        self
+    }
+
+    pub fn env(mut self, name: &'static str, value: impl ToString) -> Self {
+        self.overrides.push((name, value.to_string()));
+        self
+    }
+
+    pub fn routes(mut self, extra: axum::Router<AppState>) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+
+    pub fn no_wait(mut self) -> Self {
+        self.wait_ready = false;
+        self
+    }
+
+    pub async fn spawn(self) -> TestApp {
+        let db_url = match self.db_url {
+            Some(u) => u,
+            None => fresh_database().await,
+        };
+        let overrides: Vec<(&'static str, &str)> = self
+            .overrides
+            .iter()
+            .map(|(k, v)| (*k, v.as_str()))
+            .collect();
+        let config = test_config(&db_url, &overrides);
+        webedt_api::telemetry::init(webedt_contract::LogFormat::Pretty, "tests");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind port 0");
+        let mut server = Server::with_listener(config, listener);
+        if let Some(extra) = self.extra {
+            server = server.merge(extra);
+        }
+        let addr = server.local_addr();
+        let state = server.state().clone();
+        let stop = CancellationToken::new();
+        let signal = stop.clone();
+        let handle = tokio::spawn(server.run(async move { signal.cancelled().await }));
+        let app = TestApp {
+            addr,
+            base: format!("http://{addr}"),
+            db_url,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .expect("client"),
+            state,
+            stop,
+            handle: Some(handle),
+        };
+        if self.wait_ready {
+            app.wait_ready_status(200, Duration::from_secs(30)).await;
+        }
+        app
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    app().spawn().await
+}

@@ -1,0 +1,12 @@
+//! Integration tests: the real server on port 0 against a real PostgreSQL (a fresh database per
+//! test). One test binary, so the suite links once.
+
+mod common;
+
+mod config_errors;
+mod db;
+mod health;
+mod jobs;
+mod metrics;
+mod migrations;
+mod shutdown;
