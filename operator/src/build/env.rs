@@ -1,0 +1,123 @@
+//! The API container's environment, written from `webedt-contract` so names and number formats
+//! exist once. Always complete: every pool, orphan and shutdown variable is set even at its
+//! default, so `kubectl describe pod` shows the effective configuration and a changed API default
+//! cannot silently change a running installation.
+
+use super::HTTP_PORT;
+use crate::crd::ProviderSpec;
+use crate::validate::{SecretKey, ValidatedWebEDT};
+use k8s_openapi::api::core::v1::{EnvVar, EnvVarSource, ObjectFieldSelector, SecretKeySelector};
+use webedt_contract::names;
+
+/// Default base URL when `providers.openai` is set without `baseUrl`: the API enables the openai
+/// provider only when OPENAI_BASE_URL is set.
+pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+
+fn value(name: &str, value: impl Into<String>) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: Some(value.into()),
+        value_from: None,
+    }
+}
+
+fn secret(name: &str, key: &SecretKey) -> EnvVar {
+    EnvVar {
+        name: name.into(),
+        value: None,
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: key.name.clone(),
+                key: key.key.clone(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+    }
+}
+
+fn secret_ref(name: &str, r: &crate::crd::SecretKeyRef) -> EnvVar {
+    secret(
+        name,
+        &SecretKey {
+            name: r.name.clone(),
+            key: r.key.clone(),
+        },
+    )
+}
+
+/// Environment of every container running `webedt-api` (API pods and the migration Job).
+pub fn api_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
+    let mut env = vec![
+        secret(names::DATABASE_URL, &v.database),
+        secret(names::SESSION_SECRET, &v.session_secret),
+        value(names::PORT, HTTP_PORT.to_string()),
+        EnvVar {
+            name: names::CONTAINER_ID.into(),
+            value: None,
+            value_from: Some(EnvVarSource {
+                field_ref: Some(ObjectFieldSelector {
+                    api_version: Some("v1".into()),
+                    field_path: "metadata.name".into(),
+                }),
+                ..Default::default()
+            }),
+        },
+        // With a migration Job the pods must not race it; OnStartup is the API's own default,
+        // written out anyway so the environment is complete.
+        value(
+            names::MIGRATE_ON_START,
+            (!v.migrations_as_job()).to_string(),
+        ),
+    ];
+    let settings = [v.pool.to_env(), v.orphans.to_env(), v.shutdown.to_env()].concat();
+    env.extend(settings.into_iter().map(|(k, val)| value(k, val)));
+    env.extend(provider_env(v));
+    env.extend(v.spec.env.iter().cloned());
+    env
+}
+
+fn provider_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
+    let p = &v.spec.providers;
+    let mut env = Vec::new();
+    let mut hosted =
+        |spec: &ProviderSpec, key: &str, url: &str, model: &str, default_url: Option<&str>| {
+            if let Some(r) = &spec.api_key_secret_ref {
+                env.push(secret_ref(key, r));
+            }
+            if let Some(u) = spec.base_url.as_deref().or(default_url) {
+                env.push(value(url, u));
+            }
+            if let Some(m) = &spec.model {
+                env.push(value(model, m.clone()));
+            }
+        };
+    if let Some(a) = &p.anthropic {
+        hosted(
+            a,
+            names::ANTHROPIC_API_KEY,
+            names::ANTHROPIC_BASE_URL,
+            names::ANTHROPIC_MODEL,
+            None,
+        );
+    }
+    if let Some(o) = &p.openai {
+        hosted(
+            o,
+            names::OPENAI_API_KEY,
+            names::OPENAI_BASE_URL,
+            names::OPENAI_MODEL,
+            Some(OPENAI_DEFAULT_BASE_URL),
+        );
+    }
+    if let Some(w) = &p.worker {
+        env.push(value(names::AI_WORKER_URL, w.url.clone()));
+        if let Some(r) = &w.secret_ref {
+            env.push(secret_ref(names::AI_WORKER_SECRET, r));
+        }
+    }
+    if let Some(d) = p.default {
+        env.push(value(names::DEFAULT_PROVIDER, d.as_str()));
+    }
+    env
+}

@@ -1,0 +1,75 @@
+//! The Ingress, configured for server-sent events: run output streams for minutes, so the proxy
+//! must neither buffer responses nor cut idle-looking connections.
+
+use super::labels::Component;
+use super::{HTTP_PORT_NAME, object_meta};
+use crate::validate::ValidatedWebEDT;
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, ServiceBackendPort,
+};
+use std::collections::BTreeMap;
+
+/// ingress-nginx settings for SSE (other controllers ignore them; Traefik does not buffer).
+pub const SSE_ANNOTATIONS: [(&str, &str); 3] = [
+    ("nginx.ingress.kubernetes.io/proxy-buffering", "off"),
+    ("nginx.ingress.kubernetes.io/proxy-read-timeout", "3600"),
+    ("nginx.ingress.kubernetes.io/proxy-send-timeout", "3600"),
+];
+
+pub fn build(v: &ValidatedWebEDT) -> Option<Ingress> {
+    let spec = &v.spec.ingress;
+    if !spec.enabled {
+        return None;
+    }
+    let mut annotations: BTreeMap<String, String> = SSE_ANNOTATIONS
+        .iter()
+        .map(|(k, val)| (k.to_string(), val.to_string()))
+        .collect();
+    // The user's annotations override ours.
+    annotations.extend(spec.annotations.clone());
+    let mut metadata = object_meta(v, v.name.clone(), Component::Api);
+    metadata.annotations = Some(annotations);
+
+    Some(Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: spec.class_name.clone(),
+            rules: Some(vec![IngressRule {
+                host: spec.host.clone(),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some("/".into()),
+                        path_type: "Prefix".into(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend {
+                                name: v.name.clone(),
+                                port: Some(ServiceBackendPort {
+                                    name: Some(HTTP_PORT_NAME.into()),
+                                    number: None,
+                                }),
+                            }),
+                            resource: None,
+                        },
+                    }],
+                }),
+            }]),
+            tls: spec.tls.as_ref().map(|t| {
+                vec![IngressTLS {
+                    hosts: spec.host.clone().map(|h| vec![h]),
+                    secret_name: Some(t.secret_name.clone()),
+                }]
+            }),
+            default_backend: None,
+        }),
+        status: None,
+    })
+}
+
+/// Public URL of the Ingress, for `status.endpoint`; `None` without a host.
+pub fn url(v: &ValidatedWebEDT) -> Option<String> {
+    let spec = &v.spec.ingress;
+    let host = spec.host.as_ref().filter(|_| spec.enabled)?;
+    let scheme = if spec.tls.is_some() { "https" } else { "http" };
+    Some(format!("{scheme}://{host}"))
+}

@@ -1,0 +1,275 @@
+//! The desired state: pure functions from a [`ValidatedWebEDT`] and what the controller read from
+//! the cluster ([`Inputs`]) to typed Kubernetes objects, one file per kind.
+//!
+//! Every object carries `apiVersion`/`kind` (k8s-openapi types serialize them; the dynamic
+//! ServiceMonitor sets them), the `app.kubernetes.io/*` labels and a controller owner reference
+//! to the `WebEDT`, so server-side apply and garbage collection work on them as they are.
+
+mod env;
+mod pod;
+
+pub mod deployment;
+pub mod hpa;
+pub mod ingress;
+pub mod labels;
+pub mod migration_job;
+pub mod network_policy;
+pub mod pdb;
+pub mod service;
+pub mod service_monitor;
+pub mod session_secret;
+
+pub use env::api_env;
+
+use crate::crd::{GROUP, KIND, VERSION};
+use crate::error::{Error, Result};
+use crate::validate::ValidatedWebEDT;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::api::DynamicObject;
+use labels::Component;
+use sha2::{Digest, Sha256};
+
+/// Owner uid used when the `WebEDT` has none (an offline manifest in `render`). The apiserver
+/// would reject it as an owner, which is the point: rendered output is for review and schema
+/// checks, the controller always sets the real uid.
+pub const PLACEHOLDER_UID: &str = "00000000-0000-0000-0000-000000000000";
+/// Stands in for values that only exist in the cluster (`render`). Shorter than the API's
+/// 32-byte minimum on purpose: a rendered session Secret applied by mistake fails loudly.
+pub const PLACEHOLDER: &str = "<set-in-cluster>";
+/// Pod-template annotation with the hash of the referenced Secrets' versions: a changed Secret
+/// changes the template, which rolls the pods (environment variables are read once at start).
+pub const SECRET_HASH_ANNOTATION: &str = "webedt.dev/secret-hash";
+/// Port the API listens on, named `http` on pods and Services.
+pub const HTTP_PORT: i32 = 3001;
+pub const HTTP_PORT_NAME: &str = "http";
+
+/// What the controller read from the cluster for this reconcile.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inputs {
+    /// [`secret_hash`] of the Secrets in [`ValidatedWebEDT::referenced_secrets`].
+    pub secret_hash: String,
+    /// Value for a newly generated session Secret. Only used when that Secret does not exist
+    /// yet (it is create-only), so a fresh random value per reconcile is fine.
+    pub new_session_secret: String,
+}
+
+impl Inputs {
+    /// Inputs for `render`: placeholders instead of cluster state.
+    pub fn offline() -> Self {
+        Self {
+            secret_hash: PLACEHOLDER.into(),
+            new_session_secret: PLACEHOLDER.into(),
+        }
+    }
+}
+
+/// A referenced Secret's identity for [`secret_hash`]; `version` is its `resourceVersion`, or
+/// any string that changes when its data changes (e.g. "missing" while it does not exist).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretVersion {
+    pub name: String,
+    pub version: String,
+}
+
+/// Stable hash of Secret versions, independent of their order.
+pub fn secret_hash(versions: &[SecretVersion]) -> String {
+    let mut sorted = versions.to_vec();
+    sorted.sort();
+    let mut h = Sha256::new();
+    for s in &sorted {
+        // Length prefixes keep ("ab","c") and ("a","bc") apart.
+        h.update((s.name.len() as u64).to_be_bytes());
+        h.update(s.name.as_bytes());
+        h.update((s.version.len() as u64).to_be_bytes());
+        h.update(s.version.as_bytes());
+    }
+    hex(&h.finalize())[..16].to_string()
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// How the controller writes an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ApplyPolicy {
+    /// Server-side apply on every reconcile (drift is corrected).
+    Apply,
+    /// Create when absent, never update: the session Secret (re-applying would rotate it and log
+    /// everyone out) and the migration Job (its pod template is immutable; a new image gets a
+    /// new Job name).
+    CreateOnly,
+}
+
+/// Kinds of objects the operator manages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ObjectKind {
+    SessionSecret,
+    MigrationJob,
+    Deployment,
+    Service,
+    PodDisruptionBudget,
+    HorizontalPodAutoscaler,
+    Ingress,
+    NetworkPolicy,
+    ServiceMonitor,
+}
+
+/// One object of the desired state.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Desired {
+    SessionSecret(Secret),
+    // Boxed: these two are several times larger than the rest.
+    MigrationJob(Box<Job>),
+    Deployment(Box<Deployment>),
+    Service(Service),
+    PodDisruptionBudget(PodDisruptionBudget),
+    HorizontalPodAutoscaler(HorizontalPodAutoscaler),
+    Ingress(Ingress),
+    NetworkPolicy(NetworkPolicy),
+    ServiceMonitor(DynamicObject),
+}
+
+impl Desired {
+    pub fn kind(&self) -> ObjectKind {
+        match self {
+            Self::SessionSecret(_) => ObjectKind::SessionSecret,
+            Self::MigrationJob(_) => ObjectKind::MigrationJob,
+            Self::Deployment(_) => ObjectKind::Deployment,
+            Self::Service(_) => ObjectKind::Service,
+            Self::PodDisruptionBudget(_) => ObjectKind::PodDisruptionBudget,
+            Self::HorizontalPodAutoscaler(_) => ObjectKind::HorizontalPodAutoscaler,
+            Self::Ingress(_) => ObjectKind::Ingress,
+            Self::NetworkPolicy(_) => ObjectKind::NetworkPolicy,
+            Self::ServiceMonitor(_) => ObjectKind::ServiceMonitor,
+        }
+    }
+
+    pub fn policy(&self) -> ApplyPolicy {
+        match self.kind() {
+            ObjectKind::SessionSecret | ObjectKind::MigrationJob => ApplyPolicy::CreateOnly,
+            _ => ApplyPolicy::Apply,
+        }
+    }
+
+    pub fn metadata(&self) -> &ObjectMeta {
+        match self {
+            Self::SessionSecret(o) => &o.metadata,
+            Self::MigrationJob(o) => &o.metadata,
+            Self::Deployment(o) => &o.metadata,
+            Self::Service(o) => &o.metadata,
+            Self::PodDisruptionBudget(o) => &o.metadata,
+            Self::HorizontalPodAutoscaler(o) => &o.metadata,
+            Self::Ingress(o) => &o.metadata,
+            Self::NetworkPolicy(o) => &o.metadata,
+            Self::ServiceMonitor(o) => &o.metadata,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        self.metadata().name.as_deref().unwrap_or_default()
+    }
+
+    /// The object as JSON, with `apiVersion` and `kind`.
+    pub fn to_json(&self) -> Result<serde_json::Value> {
+        let v = match self {
+            Self::SessionSecret(o) => serde_json::to_value(o),
+            Self::MigrationJob(o) => serde_json::to_value(o),
+            Self::Deployment(o) => serde_json::to_value(o),
+            Self::Service(o) => serde_json::to_value(o),
+            Self::PodDisruptionBudget(o) => serde_json::to_value(o),
+            Self::HorizontalPodAutoscaler(o) => serde_json::to_value(o),
+            Self::Ingress(o) => serde_json::to_value(o),
+            Self::NetworkPolicy(o) => serde_json::to_value(o),
+            Self::ServiceMonitor(o) => serde_json::to_value(o),
+        };
+        v.map_err(|e| Error::SerializationFailed {
+            what: format!("{:?} {}", self.kind(), self.name()),
+            message: e.to_string(),
+        })
+    }
+}
+
+/// Everything the operator wants to exist for one `WebEDT`, and the kinds it wants gone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DesiredState {
+    /// In apply order: Secret and migration Job before the Deployment that needs them.
+    pub objects: Vec<Desired>,
+    /// Optional kinds switched off in the spec; the controller deletes its objects of these.
+    pub absent: Vec<ObjectKind>,
+}
+
+/// The desired state of one `WebEDT`.
+pub fn desired(v: &ValidatedWebEDT, inputs: &Inputs) -> DesiredState {
+    let mut objects = Vec::new();
+    let mut absent = Vec::new();
+    let mut optional = |kind: ObjectKind, obj: Option<Desired>| match obj {
+        Some(o) => objects.push(o),
+        None => absent.push(kind),
+    };
+    optional(
+        ObjectKind::SessionSecret,
+        v.session_secret_generated
+            .then(|| Desired::SessionSecret(session_secret::build(v, &inputs.new_session_secret))),
+    );
+    optional(
+        ObjectKind::MigrationJob,
+        v.migrations_as_job()
+            .then(|| Desired::MigrationJob(Box::new(migration_job::build(v)))),
+    );
+    optional(
+        ObjectKind::Deployment,
+        Some(Desired::Deployment(Box::new(deployment::build(v, inputs)))),
+    );
+    optional(
+        ObjectKind::Service,
+        Some(Desired::Service(service::build(v))),
+    );
+    optional(
+        ObjectKind::PodDisruptionBudget,
+        pdb::build(v).map(Desired::PodDisruptionBudget),
+    );
+    optional(
+        ObjectKind::HorizontalPodAutoscaler,
+        hpa::build(v).map(Desired::HorizontalPodAutoscaler),
+    );
+    optional(ObjectKind::Ingress, ingress::build(v).map(Desired::Ingress));
+    optional(
+        ObjectKind::NetworkPolicy,
+        network_policy::build(v).map(Desired::NetworkPolicy),
+    );
+    optional(
+        ObjectKind::ServiceMonitor,
+        service_monitor::build(v).map(Desired::ServiceMonitor),
+    );
+    DesiredState { objects, absent }
+}
+
+/// The controller owner reference every built object carries.
+pub fn owner_reference(v: &ValidatedWebEDT) -> OwnerReference {
+    OwnerReference {
+        api_version: format!("{GROUP}/{VERSION}"),
+        kind: KIND.into(),
+        name: v.name.clone(),
+        uid: v.uid.clone().unwrap_or_else(|| PLACEHOLDER_UID.into()),
+        controller: Some(true),
+        block_owner_deletion: Some(true),
+    }
+}
+
+/// Metadata of a built object: name, namespace, labels, owner.
+pub(crate) fn object_meta(v: &ValidatedWebEDT, name: String, component: Component) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name),
+        namespace: Some(v.namespace.clone()),
+        labels: Some(labels::labels(&v.name, component, &v.spec.image)),
+        owner_references: Some(vec![owner_reference(v)]),
+        ..Default::default()
+    }
+}

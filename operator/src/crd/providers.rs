@@ -1,0 +1,100 @@
+//! AI providers. API keys only ever travel as `secretKeyRef`s, never as literal values.
+
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
+/// A key of a Secret in the WebEDT's namespace.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// AI providers the API can run prompts with.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.anthropic) || has(self.anthropic.apiKeySecretRef)").message("providers.anthropic needs apiKeySecretRef: the Anthropic API requires a key").field_path(".anthropic.apiKeySecretRef"),
+    validation = Rule::new("!has(self.default) || self.default != 'anthropic' || has(self.anthropic)").message("providers.default is anthropic but providers.anthropic is not configured").field_path(".default"),
+    validation = Rule::new("!has(self.default) || self.default != 'openai' || has(self.openai)").message("providers.default is openai but providers.openai is not configured").field_path(".default"),
+    validation = Rule::new("!has(self.default) || self.default != 'worker' || has(self.worker)").message("providers.default is worker but providers.worker is not configured").field_path(".default")
+)]
+pub struct ProvidersSpec {
+    /// The Anthropic API (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, ANTHROPIC_MODEL).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub anthropic: Option<ProviderSpec>,
+    /// Any OpenAI-compatible server: OpenAI, Ollama, vLLM, llama.cpp, LiteLLM (OPENAI_API_KEY,
+    /// OPENAI_BASE_URL, OPENAI_MODEL). Without baseUrl the operator uses
+    /// https://api.openai.com/v1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openai: Option<ProviderSpec>,
+    /// A self-hosted worker (AI_WORKER_URL, AI_WORKER_SECRET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<WorkerSpec>,
+    /// Provider used when a run names none (DEFAULT_PROVIDER). Unset: the API's own choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(transform = super::drop_null_from_enum)]
+    pub default: Option<DefaultProvider>,
+}
+
+/// One hosted model API.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.baseUrl) || self.baseUrl.startsWith('https://') || self.baseUrl.startsWith('http://')").message("baseUrl must start with http:// or https://").field_path(".baseUrl")
+)]
+pub struct ProviderSpec {
+    /// Secret key holding the API key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub api_key_secret_ref: Option<SecretKeyRef>,
+    /// Base URL of the API. Unset: the provider's public endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2048))]
+    pub base_url: Option<String>,
+    /// Default model, e.g. `claude-sonnet-4-5` or `gpt-4.1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 256))]
+    pub model: Option<String>,
+}
+
+/// A self-hosted worker that runs prompts.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("self.url.startsWith('https://') || self.url.startsWith('http://')").message("worker.url must start with http:// or https://").field_path(".url")
+)]
+pub struct WorkerSpec {
+    /// Base URL of the worker, e.g. `http://webedt-worker:8080`.
+    #[schemars(length(min = 1, max = 2048))]
+    pub url: String,
+    /// Secret key holding the bearer secret sent to the worker.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretKeyRef>,
+}
+
+/// Provider used when a run names none.
+#[derive(schemars::JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DefaultProvider {
+    Demo,
+    Anthropic,
+    Openai,
+    Worker,
+}
+
+impl DefaultProvider {
+    /// The value of DEFAULT_PROVIDER.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Demo => "demo",
+            Self::Anthropic => "anthropic",
+            Self::Openai => "openai",
+            Self::Worker => "worker",
+        }
+    }
+}
