@@ -17,6 +17,9 @@ pub enum AppError {
     },
     #[error("authentication required")]
     Unauthorized,
+    /// 401 with a more specific code, e.g. `invalid_credentials`.
+    #[error("{message}")]
+    Unauthenticated { code: &'static str, message: String },
     #[error("{message}")]
     Forbidden { code: &'static str, message: String },
     #[error("not found")]
@@ -52,7 +55,7 @@ impl AppError {
         match self {
             Self::InvalidJson(_) => StatusCode::BAD_REQUEST,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::Unauthorized => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -69,7 +72,9 @@ impl AppError {
             Self::InvalidJson(_) => "invalid_json",
             Self::Validation { .. } => "validation",
             Self::Unauthorized => "unauthorized",
-            Self::Forbidden { code, .. } | Self::Conflict { code, .. } => code,
+            Self::Forbidden { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Unauthenticated { code, .. } => code,
             Self::NotFound => "not_found",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",

@@ -40,6 +40,7 @@ impl Server {
             health: DbHealth::default(),
             metrics,
             lifecycle: Lifecycle::default(),
+            passwords: crate::auth::Passwords::default(),
             started_at: Instant::now(),
         };
         Self {
@@ -136,8 +137,8 @@ impl Server {
     }
 }
 
-/// Tasks every replica runs: database bootstrap (connect with backoff, migrate) and the health
-/// monitor that `/ready` follows.
+/// Tasks every replica runs: database bootstrap (connect with backoff, migrate), the health
+/// monitor that `/ready` follows, and its share of the singleton jobs.
 fn start_background(state: &AppState) {
     let settings = &state.config.settings;
     let stop = state.lifecycle.background().clone();
@@ -153,6 +154,13 @@ fn start_background(state: &AppState) {
     tasks.spawn(async move {
         let _ = tokio::join!(bootstrap, monitor);
     });
+    let replica = state.config.container_id().to_owned();
+    crate::jobs::spawn(
+        &state.lifecycle,
+        state.db.pool().clone(),
+        replica,
+        crate::auth::purge::job(),
+    );
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -1,3 +1,4 @@
+use crate::auth::Passwords;
 use crate::config::Config;
 use crate::db::Db;
 use crate::db::DbHealth;
@@ -15,5 +16,6 @@ pub struct AppState {
     pub health: DbHealth,
     pub metrics: Arc<Metrics>,
     pub lifecycle: Lifecycle,
+    pub passwords: Passwords,
     pub started_at: Instant,
 }

@@ -3,6 +3,7 @@
 
 mod common;
 
+mod auth;
 mod config_errors;
 mod db;
 mod health;

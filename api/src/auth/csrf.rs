@@ -1,0 +1,61 @@
+//! CSRF defence for cookie-authenticated writes. A browser attaches the session cookie to
+//! cross-site requests too, so an unsafe method that relies on the cookie must prove it comes
+//! from our own pages: `Sec-Fetch-Site: same-origin` (or `none`, a user-initiated navigation), or
+//! an `Origin` equal to the request's host or listed in `ALLOWED_ORIGINS`. A cookie request with
+//! neither header is refused. Bearer-token requests carry no ambient credential and are exempt.
+//! (tower-http's layer lets header-less requests through and answers in plain text.)
+
+use axum::extract::{Request, State};
+use axum::http::{Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::extract::cookie_token;
+use crate::error::AppError;
+use crate::state::AppState;
+
+pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if is_safe(req.method())
+        || req.headers().contains_key(header::AUTHORIZATION)
+        || cookie_token(req.headers()).is_none()
+    {
+        return next.run(req).await;
+    }
+    if allowed(&req, &state.config.settings.auth.allowed_origins) {
+        next.run(req).await
+    } else {
+        AppError::Forbidden {
+            code: "csrf",
+            message: "cross-site request refused: send Origin or Sec-Fetch-Site from this site"
+                .into(),
+        }
+        .into_response()
+    }
+}
+
+fn is_safe(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+fn allowed(req: &Request, allowed_origins: &[String]) -> bool {
+    let headers = req.headers();
+    if let Some(site) = headers.get("sec-fetch-site").and_then(|v| v.to_str().ok())
+        && matches!(site, "same-origin" | "none")
+    {
+        return true;
+    }
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    if allowed_origins
+        .iter()
+        .any(|o| o.trim_end_matches('/') == origin)
+    {
+        return true;
+    }
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}

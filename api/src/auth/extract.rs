@@ -1,0 +1,157 @@
+//! `AuthUser`: the extractor every protected route takes. One query per request validates the
+//! token against PostgreSQL, so any replica recognises any session and a logout or revocation on
+//! one replica is seen by all at once.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::{COOKIE_NAME, token};
+use crate::error::AppError;
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub display_name: Option<String>,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    pub user: User,
+    /// Storage key (HMAC) of the presented token.
+    pub session_key: Vec<u8>,
+    pub session_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// `AuthUser` when the request carries a valid session, `None` otherwise (never an error for a
+/// missing or stale token).
+pub struct MaybeAuthUser(pub Option<AuthUser>);
+
+/// The token from `Authorization: Bearer …` (API clients) or the session cookie (browsers).
+pub fn presented_token(parts: &Parts) -> Option<String> {
+    if let Some(bearer) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+    {
+        return Some(bearer.trim().to_owned());
+    }
+    cookie_token(&parts.headers)
+}
+
+pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == COOKIE_NAME)
+        .map(|(_, value)| value.trim().to_owned())
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    key: Vec<u8>,
+    public_id: Uuid,
+    expires_at: DateTime<Utc>,
+    needs_touch: bool,
+    #[sqlx(flatten)]
+    user: User,
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<AuthUser>, AppError> {
+    let Some(token) = presented_token(parts) else {
+        return Ok(None);
+    };
+    if !token::well_formed(&token) {
+        return Ok(None);
+    }
+    let secret = &state.config.session_secret;
+    let key = token::key(secret, &token);
+    let mut conn = state.db.acquire().await?;
+    let row: Option<SessionRow> = sqlx::query_as(
+        "SELECT s.id AS key, s.public_id, s.expires_at,
+                (s.last_verified_at < now() - interval '1 hour') AS needs_touch,
+                u.id, u.email, u.display_name, u.is_admin
+         FROM auth_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.expires_at > now()",
+    )
+    .bind(&key[..])
+    .fetch_optional(&mut *conn)
+    .await?;
+    drop(conn);
+    let Some(row) = row.filter(|r| token::matches(secret, &token, &r.key)) else {
+        return Ok(None);
+    };
+    if row.needs_touch {
+        touch(state, row.key.clone());
+    }
+    Ok(Some(AuthUser {
+        user: row.user,
+        session_key: row.key,
+        session_id: row.public_id,
+        expires_at: row.expires_at,
+    }))
+}
+
+/// Sliding expiry, written at most once an hour per session: record the visit and, when fewer
+/// than 15 days remain, extend to 30 days. Spawned, so a client that disconnects cannot cancel it
+/// half-way, and off the request's critical path.
+fn touch(state: &AppState, key: Vec<u8>) {
+    let pool = state.db.pool().clone();
+    tokio::spawn(async move {
+        let result = sqlx::query(
+            "UPDATE auth_sessions
+             SET last_verified_at = now(),
+                 expires_at = CASE WHEN expires_at < now() + interval '15 days'
+                                   THEN now() + interval '30 days' ELSE expires_at END
+             WHERE id = $1 AND last_verified_at < now() - interval '1 hour'",
+        )
+        .bind(key)
+        .execute(&pool)
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %e, "could not extend session");
+        }
+    });
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(cached) = parts.extensions.get::<AuthUser>() {
+            return Ok(cached.clone());
+        }
+        let user = authenticate(parts, state)
+            .await?
+            .ok_or(AppError::Unauthorized)?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+impl FromRequestParts<AppState> for MaybeAuthUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if let Some(cached) = parts.extensions.get::<AuthUser>() {
+            return Ok(Self(Some(cached.clone())));
+        }
+        let user = authenticate(parts, state).await?;
+        if let Some(u) = &user {
+            parts.extensions.insert(u.clone());
+        }
+        Ok(Self(user))
+    }
+}

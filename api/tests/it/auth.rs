@@ -1,0 +1,481 @@
+//! Accounts and sessions across two replicas sharing one database.
+
+use crate::common::{TestApp, app, fresh_database};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use webedt_contract::names::*;
+
+/// Two replicas of one deployment.
+async fn pair() -> (TestApp, TestApp) {
+    let db = fresh_database().await;
+    let a = app().database(&db).spawn().await;
+    let b = app().database(&db).spawn().await;
+    (a, b)
+}
+
+/// The session token from a `Set-Cookie: webedt_session=…` header.
+fn token_of(res: &reqwest::Response) -> String {
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("webedt_session="))
+        .expect("session cookie set");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(cookie.contains("Path=/"), "{cookie}");
+    cookie["webedt_session=".len()..]
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+/// A request as a browser on our own pages sends it: cookie plus `Sec-Fetch-Site: same-origin`.
+fn browser(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
+    app.client
+        .request(method, app.url(path))
+        .header("cookie", format!("webedt_session={token}"))
+        .header("sec-fetch-site", "same-origin")
+}
+
+async fn register(app: &TestApp, email: &str, password: &str) -> (String, Value) {
+    let res = app
+        .client
+        .post(app.url("/api/auth/register"))
+        .json(&json!({ "email": email, "password": password, "displayName": "Ada" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let token = token_of(&res);
+    (token, res.json().await.unwrap())
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn session_status(app: &TestApp, token: &str) -> StatusCode {
+    browser(app, Method::GET, "/api/auth/session", token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+async fn error_code(res: reqwest::Response) -> (StatusCode, Value) {
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    (status, body["error"].clone())
+}
+
+#[tokio::test]
+async fn a_login_on_one_replica_is_recognised_by_another_and_logout_ends_it_everywhere() {
+    let (a, b) = pair().await;
+    let (token, body) = register(&a, "  Ada@Example.com ", "correct horse").await;
+    assert_eq!(body["user"]["email"], "ada@example.com");
+    assert_eq!(body["user"]["displayName"], "Ada");
+    assert_eq!(body["user"]["isAdmin"], false);
+
+    let res = browser(&b, Method::GET, "/api/auth/session", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let session: Value = res.json().await.unwrap();
+    assert_eq!(session["user"]["id"], body["user"]["id"]);
+    assert!(session["session"]["id"].is_string());
+    assert!(session["session"]["expiresAt"].is_string());
+
+    // Bearer works too, for API clients.
+    let res = b
+        .client
+        .get(b.url("/api/auth/session"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+
+    let res = browser(&b, Method::POST, "/api/auth/logout", &token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let cleared = res.headers()["set-cookie"].to_str().unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+    assert_eq!(session_status(&a, &token).await, 401);
+    assert_eq!(session_status(&b, &token).await, 401);
+}
+
+#[tokio::test]
+async fn changing_the_password_ends_every_other_session_on_every_replica() {
+    let (a, b) = pair().await;
+    let (first, _) = register(&a, "pw@example.com", "old password").await;
+    let second = token_of(&login(&b, "pw@example.com", "old password").await);
+    assert_eq!(session_status(&b, &second).await, 200);
+
+    let wrong = browser(&a, Method::POST, "/api/auth/password", &first)
+        .json(&json!({ "currentPassword": "not it!!", "newPassword": "new password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(wrong).await.1["code"], "invalid_credentials");
+
+    let res = browser(&a, Method::POST, "/api/auth/password", &first)
+        .json(&json!({ "currentPassword": "old password", "newPassword": "new password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(
+        session_status(&b, &second).await,
+        401,
+        "other session ended"
+    );
+    assert_eq!(
+        session_status(&b, &first).await,
+        200,
+        "the changing session stays"
+    );
+    assert_eq!(
+        login(&a, "pw@example.com", "old password").await.status(),
+        401
+    );
+    assert_eq!(
+        login(&b, "pw@example.com", "new password").await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn sessions_are_listed_and_revoked_by_their_owner_only() {
+    let (a, b) = pair().await;
+    let (mine, _) = register(&a, "owner@example.com", "password one").await;
+    let other_device = token_of(&login(&b, "owner@example.com", "password one").await);
+    let (intruder, _) = register(&b, "intruder@example.com", "password two").await;
+
+    let list: Value = browser(&a, Method::GET, "/api/auth/sessions", &mine)
+        .header("user-agent", "test-agent/1")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sessions = list["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{list}");
+    assert_eq!(sessions.iter().filter(|s| s["current"] == true).count(), 1);
+    let other = sessions.iter().find(|s| s["current"] == false).unwrap();
+    for key in ["id", "createdAt", "lastSeenAt"] {
+        assert!(other[key].is_string(), "{key} in {other}");
+    }
+    let other_id = other["id"].as_str().unwrap();
+
+    let path = format!("/api/auth/sessions/{other_id}");
+    let res = browser(&b, Method::DELETE, &path, &intruder)
+        .send()
+        .await
+        .unwrap();
+    let (status, err) = error_code(res).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    assert_eq!(session_status(&a, &other_device).await, 200);
+
+    let res = browser(&b, Method::DELETE, &path, &mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(session_status(&a, &other_device).await, 401);
+    let res = browser(&b, Method::DELETE, &path, &mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+    let res = browser(&b, Method::DELETE, "/api/auth/sessions/not-a-uuid", &mine)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 404);
+}
+
+#[tokio::test]
+async fn only_hashes_are_stored() {
+    let a = app().spawn().await;
+    let (token, body) = register(&a, "hash@example.com", "secret password").await;
+    let pool = a.state.db.pool();
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1::uuid")
+        .bind(body["user"]["id"].as_str().unwrap())
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
+    assert!(!hash.contains("secret password"));
+    // Every column of every session row, as text and as the raw key, never holds the token.
+    let rows: Vec<(String, Vec<u8>)> =
+        sqlx::query_as("SELECT row_to_json(s)::text, s.id FROM auth_sessions s")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(rows.len(), 1);
+    for (text, key) in rows {
+        assert!(!text.contains(&token), "{text}");
+        assert_ne!(key, token.as_bytes());
+        assert_eq!(key.len(), 32);
+    }
+}
+
+#[tokio::test]
+async fn cookie_writes_need_same_site_proof_bearer_writes_do_not() {
+    let a = app()
+        .env(ALLOWED_ORIGINS, "https://ui.example.com")
+        .spawn()
+        .await;
+    let (token, _) = register(&a, "csrf@example.com", "password 123").await;
+    let post = |origin: Option<&str>, site: Option<&str>| {
+        let mut req = a
+            .client
+            .post(a.url("/api/auth/logout"))
+            .header("cookie", format!("webedt_session={token}"));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(s) = site {
+            req = req.header("sec-fetch-site", s);
+        }
+        req.send()
+    };
+    let (status, err) = error_code(
+        post(Some("https://evil.example"), Some("cross-site"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("csrf"))
+    );
+    let (status, err) = error_code(post(None, None).await.unwrap()).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("csrf"))
+    );
+    let (status, _) = error_code(post(Some("https://evil.example"), None).await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        session_status(&a, &token).await,
+        200,
+        "refused requests changed nothing"
+    );
+
+    // The page's own origin (same host as the request) and configured origins pass.
+    let own = format!("http://{}", a.addr);
+    assert_eq!(
+        post(Some("https://ui.example.com"), Some("cross-site"))
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+    let (token, _) = {
+        let res = login(&a, "csrf@example.com", "password 123").await;
+        (token_of(&res), ())
+    };
+    let res = a
+        .client
+        .post(a.url("/api/auth/logout"))
+        .header("cookie", format!("webedt_session={token}"))
+        .header("origin", own)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+
+    // Bearer requests carry no ambient credential: exempt.
+    let token = token_of(&login(&a, "csrf@example.com", "password 123").await);
+    let res = a
+        .client
+        .post(a.url("/api/auth/logout"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    assert_eq!(session_status(&a, &token).await, 401);
+}
+
+#[tokio::test]
+async fn failed_logins_on_both_replicas_trip_one_shared_limit() {
+    let (a, b) = pair().await;
+    register(&a, "victim@example.com", "right password").await;
+    for i in 0..10 {
+        let replica = if i % 2 == 0 { &a } else { &b };
+        let res = login(replica, "victim@example.com", "wrong password").await;
+        assert_eq!(res.status(), 401, "attempt {i}");
+    }
+    for replica in [&a, &b] {
+        let res = login(replica, "victim@example.com", "right password").await;
+        assert_eq!(res.status(), 429);
+        let retry: u64 = res.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=900).contains(&retry), "{retry}");
+        assert_eq!(error_code(res).await.1["code"], "rate_limited");
+    }
+}
+
+#[tokio::test]
+async fn expired_malformed_and_tampered_tokens_are_refused() {
+    let a = app().spawn().await;
+    let (token, _) = register(&a, "exp@example.com", "password 123").await;
+    let mut tampered = token.clone().into_bytes();
+    tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    assert_eq!(session_status(&a, &tampered).await, 401);
+    assert_eq!(session_status(&a, "garbage").await, 401);
+    let res = a.get("/api/auth/session").await;
+    let (status, err) = error_code(res).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+
+    assert_eq!(session_status(&a, &token).await, 200);
+    sqlx::query("UPDATE auth_sessions SET expires_at = now() - interval '1 second'")
+        .execute(a.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(session_status(&a, &token).await, 401);
+}
+
+#[tokio::test]
+async fn sessions_slide_when_half_their_life_is_gone() {
+    let a = app().spawn().await;
+    let (token, _) = register(&a, "slide@example.com", "password 123").await;
+    let pool = a.state.db.pool();
+    sqlx::query(
+        "UPDATE auth_sessions SET expires_at = now() + interval '10 days',
+                                  last_verified_at = now() - interval '2 hours'",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    assert_eq!(session_status(&a, &token).await, 200);
+    // The extension is written off the request path; give it a moment.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let days: f64 = sqlx::query_scalar(
+            "SELECT extract(epoch FROM expires_at - now())::float8 / 86400 FROM auth_sessions",
+        )
+        .fetch_one(pool)
+        .await
+        .unwrap();
+        if days > 29.0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not extended: {days} days left"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_its_code() {
+    let a = app().env(ADMIN_EMAILS, "root@example.com").spawn().await;
+    let post = |path: &'static str, body: Value| a.client.post(a.url(path)).json(&body).send();
+    let cases = [
+        (
+            "/api/auth/register",
+            json!({"email": "nope", "password": "password 1"}),
+            422,
+            "validation",
+            Some("email"),
+        ),
+        (
+            "/api/auth/register",
+            json!({"email": "a@b.io", "password": "short"}),
+            422,
+            "validation",
+            Some("password"),
+        ),
+        (
+            "/api/auth/register",
+            json!({"email": "a@b.io", "password": "x".repeat(257)}),
+            422,
+            "validation",
+            Some("password"),
+        ),
+        (
+            "/api/auth/register",
+            json!({"password": "password 1"}),
+            422,
+            "validation",
+            Some("email"),
+        ),
+        (
+            "/api/auth/login",
+            json!({"email": "a@b.io"}),
+            422,
+            "validation",
+            Some("password"),
+        ),
+        (
+            "/api/auth/login",
+            json!({"email": "nobody@b.io", "password": "whatever1"}),
+            401,
+            "invalid_credentials",
+            None,
+        ),
+    ];
+    for (path, body, status, code, field) in cases {
+        let (got, err) = error_code(post(path, body.clone()).await.unwrap()).await;
+        assert_eq!(got.as_u16(), status, "{path} {body}: {err}");
+        assert_eq!(err["code"], code, "{path} {body}");
+        if let Some(f) = field {
+            assert_eq!(err["field"], f, "{path} {body}");
+        }
+    }
+    let res = a
+        .client
+        .post(a.url("/api/auth/login"))
+        .header("content-type", "application/json")
+        .body("{\"email\":")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(res).await.1["code"], "invalid_json");
+
+    let (_, admin) = register(&a, "Root@Example.com", "password 123").await;
+    assert_eq!(admin["user"]["isAdmin"], true);
+    let res = post(
+        "/api/auth/register",
+        json!({"email": "root@example.com", "password": "password 456"}),
+    )
+    .await
+    .unwrap();
+    let (status, err) = error_code(res).await;
+    assert_eq!(
+        (status, err["code"].as_str()),
+        (StatusCode::CONFLICT, Some("email_taken"))
+    );
+
+    // Unknown account and wrong password: same status, same code, same message.
+    register(&a, "known@example.com", "password 123").await;
+    let unknown = error_code(login(&a, "unknown@example.com", "password 123").await).await;
+    let wrong = error_code(login(&a, "known@example.com", "password 999").await).await;
+    assert_eq!(unknown, wrong);
+}
