@@ -3,6 +3,7 @@
 //!
 //! One module per capability, each owning its routes and queries; `http` assembles them.
 
+pub mod auth;
 pub mod config;
 pub mod db;
 pub mod error;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod server;
 pub mod state;
 pub mod telemetry;
+pub mod ui;
 
 pub use config::Config;
 pub use server::Server;

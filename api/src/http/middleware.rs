@@ -1,4 +1,4 @@
-use crate::error::{AppError, error_response};
+use crate::error::error_response;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
@@ -121,7 +121,7 @@ fn code_for(status: StatusCode) -> &'static str {
     }
 }
 
-/// No route matched. (The web UI issue will serve the app for non-API GETs here.)
-pub async fn not_found() -> Response {
-    AppError::NotFound.into_response()
+/// No route matched: the web UI for GETs outside the API and the probes, else the JSON 404.
+pub async fn not_found(req: Request) -> Response {
+    crate::ui::fallback(req).await
 }

@@ -1,0 +1,259 @@
+// The sidebar: the caller's chat sessions (or the trash), kept live by /api/sessions/updates.
+// Arrow keys move between sessions, F2 renames, Delete moves to the trash.
+
+import { api, patch, del, post, describe } from '../api.js';
+import { h, mount } from '../dom.js';
+import { resumableStream } from '../sse.js';
+import { relativeTime, dateTime } from '../format.js';
+import { statusBadge, toast, setConnection } from '../ui.js';
+import { icon } from '../icons.js';
+import { inlineRename } from './rename.js';
+import { navigate } from '../router.js';
+
+export const displayTitle = (s) => (s.title && s.title.trim()) || 'Untitled session';
+
+/** Other parts of the page (the chat view) hear about session changes through this event. */
+export function broadcast(kind, session) {
+  window.dispatchEvent(new CustomEvent('webedt:session', { detail: { kind, session } }));
+}
+
+export class SessionList {
+  constructor(container) {
+    this.container = container;
+    this.mode = 'active';
+    this.sessions = [];
+    this.nextCursor = null;
+    this.activeId = null;
+    this.stream = null;
+    this.everLive = false;
+    this.loadToken = 0;
+    this.onSession = (event) => this.apply(event.detail.kind, event.detail.session, false);
+  }
+
+  start() {
+    this.renderShell();
+    this.load();
+    window.addEventListener('webedt:session', this.onSession);
+    this.stream = resumableStream({
+      url: () => '/api/sessions/updates',
+      onFrame: (frame) => {
+        if (frame.event !== 'session') return;
+        let msg;
+        try {
+          msg = JSON.parse(frame.data);
+        } catch {
+          return;
+        }
+        if (msg && msg.session) broadcast(msg.kind, msg.session);
+      },
+      onState: (state) => {
+        if (state === 'live') {
+          // Changes made while we were away carry no ids to resume from: refetch.
+          if (this.everLive) this.load();
+          this.everLive = true;
+          this.live.dataset.state = 'live';
+          this.live.title = 'Live: changes from other tabs and devices appear here';
+          setConnection('');
+        } else if (state === 'reconnecting') {
+          this.live.dataset.state = 'reconnecting';
+          this.live.title = 'Reconnecting…';
+          setConnection('reconnecting…', 'warn');
+        }
+      },
+    });
+  }
+
+  stop() {
+    window.removeEventListener('webedt:session', this.onSession);
+    if (this.stream) this.stream.close();
+    this.stream = null;
+    setConnection('');
+  }
+
+  renderShell() {
+    this.live = h('span', { class: 'live-dot', dataset: { state: 'connecting' }, title: 'Connecting…' });
+    this.tabActive = h('button', { type: 'button', class: 'tab', text: 'Sessions', onClick: () => this.setMode('active') });
+    this.tabTrash = h('button', { type: 'button', class: 'tab', text: 'Trash', onClick: () => this.setMode('trash') });
+    this.list = h('ul', { class: 'session-list', id: 'session-list', 'aria-label': 'Chat sessions' });
+    this.list.addEventListener('keydown', (e) => this.onKey(e));
+    this.empty = h('p', { class: 'empty', hidden: true });
+    this.more = h('button', { type: 'button', class: 'button-quiet load-more', text: 'Load more', hidden: true, onClick: () => this.load(true) });
+    mount(this.container,
+      h('div', { class: 'sidebar-head' },
+        h('h2', { class: 'sidebar-title' }, 'Your sessions ', this.live),
+        h('a', { href: '/', class: 'button button-small primary', 'aria-label': 'New session' }, icon('plus'), h('span', { text: 'New' }))),
+      h('div', { class: 'tabs', role: 'group', 'aria-label': 'Show' }, this.tabActive, this.tabTrash),
+      this.list, this.empty, this.more);
+    this.syncTabs();
+  }
+
+  syncTabs() {
+    this.tabActive.setAttribute('aria-pressed', String(this.mode === 'active'));
+    this.tabTrash.setAttribute('aria-pressed', String(this.mode === 'trash'));
+  }
+
+  setMode(mode) {
+    if (this.mode === mode) return;
+    this.mode = mode;
+    this.syncTabs();
+    this.sessions = [];
+    this.renderList();
+    this.load();
+  }
+
+  setActive(id) {
+    this.activeId = id || null;
+    for (const a of this.list.querySelectorAll('a.session-link')) {
+      if (a.dataset.id === this.activeId) a.setAttribute('aria-current', 'page');
+      else a.removeAttribute('aria-current');
+    }
+  }
+
+  async load(more = false) {
+    const token = ++this.loadToken;
+    const params = new URLSearchParams({ limit: '50' });
+    if (this.mode === 'trash') params.set('deleted', 'true');
+    if (more && this.nextCursor) params.set('cursor', this.nextCursor);
+    try {
+      const data = await api(`/api/sessions?${params}`);
+      if (token !== this.loadToken) return;
+      const got = data.sessions || [];
+      this.sessions = more ? this.sessions.concat(got.filter((s) => !this.sessions.some((x) => x.id === s.id))) : got;
+      this.nextCursor = data.nextCursor || null;
+      this.renderList();
+    } catch (e) {
+      if (token !== this.loadToken || e.status === 401) return;
+      this.empty.textContent = `Could not load sessions: ${describe(e)}`;
+      this.empty.hidden = false;
+    }
+  }
+
+  /** A change from the updates stream, another page of this tab, or this list itself. */
+  apply(kind, session) {
+    const i = this.sessions.findIndex((s) => s.id === session.id);
+    let here;
+    if (kind === 'deleted') here = this.mode === 'trash';
+    else if (kind === 'created' || kind === 'restored') here = this.mode === 'active';
+    else here = i !== -1; // 'updated': wherever it is shown
+    if (!here) {
+      if (i !== -1) {
+        this.sessions.splice(i, 1);
+        this.renderList();
+      }
+      return;
+    }
+    if (i === -1) {
+      this.sessions.unshift(session);
+      this.renderList();
+      return;
+    }
+    this.sessions[i] = session;
+    const old = this.list.querySelector(`li[data-id="${CSS.escape(session.id)}"]`);
+    if (!old) this.renderList();
+    else if (!old.querySelector('form')) {
+      const hadFocus = old.contains(document.activeElement);
+      const fresh = this.item(session);
+      old.replaceWith(fresh);
+      if (hadFocus) fresh.querySelector('a').focus();
+    }
+  }
+
+  renderList() {
+    const focusedId = document.activeElement && this.list.contains(document.activeElement)
+      ? document.activeElement.closest('li')?.dataset.id : null;
+    mount(this.list, this.sessions.map((s) => this.item(s)));
+    this.empty.hidden = this.sessions.length > 0;
+    this.empty.textContent = this.mode === 'trash' ? 'The trash is empty.' : 'No sessions yet. Start one with “New”.';
+    this.more.hidden = !this.nextCursor;
+    if (focusedId) this.list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] a`)?.focus();
+  }
+
+  item(s) {
+    const title = displayTitle(s);
+    const link = h('a', {
+      class: 'session-link', href: `/sessions/${encodeURIComponent(s.id)}`, dataset: { id: s.id },
+      'aria-current': s.id === this.activeId ? 'page' : null,
+    },
+    h('span', { class: 'session-title', text: title }),
+    h('span', { class: 'session-meta' },
+      statusBadge(s.status),
+      h('time', { datetime: s.updatedAt, title: dateTime(s.updatedAt), text: relativeTime(s.updatedAt) })));
+    const actions = this.mode === 'trash'
+      ? [h('button', { type: 'button', class: 'icon-button', 'aria-label': `Restore “${title}”`, title: 'Restore', onClick: () => this.restore(s) }, icon('restore'))]
+      : [
+        h('button', { type: 'button', class: 'icon-button', 'aria-label': `Rename “${title}”`, title: 'Rename', onClick: () => this.rename(s) }, icon('pencil')),
+        h('button', { type: 'button', class: 'icon-button', 'aria-label': `Move “${title}” to trash`, title: 'Move to trash', onClick: () => this.remove(s) }, icon('trash')),
+      ];
+    return h('li', { class: 'session-item', dataset: { id: s.id, status: s.status } },
+      link, h('div', { class: 'session-actions' }, actions));
+  }
+
+  rename(s) {
+    const li = this.list.querySelector(`li[data-id="${CSS.escape(s.id)}"]`);
+    if (!li) return;
+    const link = li.querySelector('a.session-link');
+    inlineRename(link, displayTitle(s), async (title) => {
+      const updated = await patch(`/api/sessions/${encodeURIComponent(s.id)}`, { title });
+      broadcast('updated', updated);
+    }, () => {
+      const fresh = this.sessions.find((x) => x.id === s.id);
+      const current = this.list.querySelector(`li[data-id="${CSS.escape(s.id)}"]`);
+      if (fresh && current) current.replaceWith(this.item(fresh));
+      this.list.querySelector(`li[data-id="${CSS.escape(s.id)}"] a`)?.focus();
+    });
+  }
+
+  async remove(s) {
+    try {
+      await del(`/api/sessions/${encodeURIComponent(s.id)}`);
+      broadcast('deleted', s);
+      if (this.activeId === s.id) navigate('/');
+      toast(`Moved “${displayTitle(s)}” to the trash.`, 'info', { action: { label: 'Undo', run: () => this.restore(s) } });
+    } catch (e) {
+      toast(describe(e), 'error');
+    }
+  }
+
+  async restore(s) {
+    try {
+      const restored = await post(`/api/sessions/${encodeURIComponent(s.id)}/restore`);
+      broadcast('restored', restored || s);
+      toast(`Restored “${displayTitle(restored || s)}”.`);
+    } catch (e) {
+      toast(describe(e), 'error');
+    }
+  }
+
+  onKey(event) {
+    const links = [...this.list.querySelectorAll('a.session-link')];
+    const i = links.indexOf(document.activeElement);
+    if (i === -1) return;
+    const focus = (j) => {
+      event.preventDefault();
+      links[Math.max(0, Math.min(links.length - 1, j))].focus();
+    };
+    const s = this.sessions.find((x) => x.id === links[i].dataset.id);
+    switch (event.key) {
+      case 'ArrowDown': focus(i + 1); break;
+      case 'ArrowUp': focus(i - 1); break;
+      case 'Home': focus(0); break;
+      case 'End': focus(links.length - 1); break;
+      case 'F2':
+        if (s && this.mode === 'active') {
+          event.preventDefault();
+          this.rename(s);
+        }
+        break;
+      case 'Delete':
+        if (s) {
+          event.preventDefault();
+          if (this.mode === 'active') {
+            (links[i + 1] || links[i - 1])?.focus();
+            this.remove(s);
+          } else this.restore(s);
+        }
+        break;
+      default:
+    }
+  }
+}
