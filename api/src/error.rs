@@ -10,6 +10,9 @@ use serde::Serialize;
 pub enum AppError {
     #[error("{0}")]
     InvalidJson(String),
+    /// 400 with a specific code, e.g. `invalid_last_event_id`.
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
     #[error("{message}")]
     Validation {
         field: Option<String>,
@@ -53,7 +56,7 @@ impl AppError {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::InvalidJson(_) => StatusCode::BAD_REQUEST,
+            Self::InvalidJson(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
@@ -73,6 +76,7 @@ impl AppError {
             Self::Validation { .. } => "validation",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden { code, .. }
+            | Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unauthenticated { code, .. } => code,
             Self::NotFound => "not_found",

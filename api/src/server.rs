@@ -34,6 +34,7 @@ impl Server {
     pub fn with_listener(config: Config, listener: TcpListener) -> Self {
         let pool = db::new_pool(&config);
         let metrics = Arc::new(Metrics::new(&BUILD, config.container_id()));
+        let providers = Arc::new(crate::runs::Providers::from_settings(&config.settings));
         let state = AppState {
             db: Db::new(pool),
             config: Arc::new(config),
@@ -41,6 +42,9 @@ impl Server {
             metrics,
             lifecycle: Lifecycle::default(),
             passwords: crate::auth::Passwords::default(),
+            hub: Default::default(),
+            runs: Default::default(),
+            providers,
             started_at: Instant::now(),
         };
         Self {
@@ -112,7 +116,12 @@ impl Server {
         lifecycle.streams().cancel();
         let _ = stop_accepting.send(());
         let timeout = Duration::from_millis(settings.shutdown.timeout_ms);
-        match tokio::time::timeout(timeout, &mut server).await {
+        let deadline = tokio::time::Instant::now() + timeout;
+        // Runs keep going (their streams reconnect to other replicas and follow them there) until
+        // they finish or the deadline passes.
+        let runs = state.runs.clone();
+        let runs_drained = tokio::spawn(async move { runs.drain(deadline).await });
+        match tokio::time::timeout_at(deadline, &mut server).await {
             Ok(result) => result??,
             Err(_) => {
                 tracing::warn!(
@@ -123,6 +132,7 @@ impl Server {
             }
         }
 
+        let _ = runs_drained.await;
         lifecycle.background().cancel();
         lifecycle.tasks().close();
         if tokio::time::timeout(Duration::from_secs(5), lifecycle.tasks().wait())
@@ -151,15 +161,44 @@ fn start_background(state: &AppState) {
     );
     let monitor = db::spawn_health_monitor(state.db.pool().clone(), state.health.clone(), stop);
     let tasks = state.lifecycle.clone();
+    let pool = state.db.pool().clone();
+    let replica = state.config.container_id().to_owned();
     tasks.spawn(async move {
-        let _ = tokio::join!(bootstrap, monitor);
+        let (bootstrap, _) = tokio::join!(
+            async move {
+                let ready = bootstrap.await.is_ok();
+                // Runs a previous process with our id left behind cannot be running any more.
+                if ready {
+                    match crate::runs::orphans::cleanup_own(&pool, &replica).await {
+                        Ok(0) => {}
+                        Ok(n) => tracing::warn!(
+                            runs = n,
+                            "ended runs left by this replica's previous process"
+                        ),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "could not check for runs left behind")
+                        }
+                    }
+                }
+            },
+            monitor
+        );
+        bootstrap
     });
+    crate::realtime::spawn_listener(state.clone());
     let replica = state.config.container_id().to_owned();
     crate::jobs::spawn(
         &state.lifecycle,
         state.db.pool().clone(),
         replica,
         crate::auth::purge::job(),
+    );
+    let orphans = &settings.orphans;
+    crate::jobs::spawn(
+        &state.lifecycle,
+        state.db.pool().clone(),
+        state.config.container_id().to_owned(),
+        crate::runs::orphans::job(orphans.timeout(), orphans.cleanup_interval()),
     );
 }
 

@@ -4,6 +4,8 @@ use crate::db::Db;
 use crate::db::DbHealth;
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
+use crate::realtime::Hub;
+use crate::runs::{Providers, Runs};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,5 +19,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     pub lifecycle: Lifecycle,
     pub passwords: Passwords,
+    pub hub: Arc<Hub>,
+    pub runs: Runs,
+    pub providers: Arc<Providers>,
     pub started_at: Instant,
 }

@@ -28,6 +28,16 @@ pub fn init(format: LogFormat, container_id: &str) {
     };
 }
 
+/// For tests: human-readable, written through libtest's capture so passing tests stay quiet.
+pub fn init_for_tests() {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 struct JsonLine {
     container_id: String,
 }

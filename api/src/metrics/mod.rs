@@ -1,15 +1,18 @@
 //! Prometheus metrics of this replica, served at `/metrics` in the text format.
 
 mod http;
+mod runs;
 
 use prometheus::{Encoder, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder};
 use sqlx::PgPool;
 
 pub use http::HttpMetrics;
+pub use runs::{RunMetrics, StreamGuard};
 
 pub struct Metrics {
     registry: Registry,
     pub http: HttpMetrics,
+    pub runs: RunMetrics,
     pool_connections: IntGaugeVec,
     pool_max: IntGauge,
     db_up: IntGauge,
@@ -19,6 +22,7 @@ impl Metrics {
     pub fn new(build: &crate::config::BuildInfo, container_id: &str) -> Self {
         let registry = Registry::new();
         let http = HttpMetrics::new(&registry);
+        let runs = RunMetrics::new(&registry);
         let pool_connections = IntGaugeVec::new(
             Opts::new(
                 "webedt_db_pool_connections",
@@ -62,6 +66,7 @@ impl Metrics {
         Self {
             registry,
             http,
+            runs,
             pool_connections,
             pool_max,
             db_up,

@@ -181,7 +181,7 @@ impl AppBuilder {
             .map(|(k, v)| (*k, v.as_str()))
             .collect();
         let config = test_config(&db_url, &overrides);
-        webedt_api::telemetry::init(webedt_contract::LogFormat::Pretty, "tests");
+        webedt_api::telemetry::init_for_tests();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind port 0");

@@ -10,4 +10,6 @@ mod health;
 mod jobs;
 mod metrics;
 mod migrations;
+mod runs;
 mod shutdown;
+mod sse;

@@ -1,0 +1,88 @@
+//! The per-session event log: append (with the next seq and a NOTIFY in the same transaction),
+//! read, and stream over SSE with replay-then-live.
+
+mod routes;
+mod stream;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+pub use routes::router;
+pub use stream::{StreamEnd, session_stream};
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredEvent {
+    pub seq: i64,
+    #[serde(rename = "type")]
+    #[sqlx(rename = "type")]
+    pub kind: String,
+    pub data: Value,
+    pub created_at: DateTime<Utc>,
+}
+
+pub const TERMINAL: [&str; 3] = ["completed", "error", "interrupted"];
+
+impl StoredEvent {
+    pub fn is_terminal(&self) -> bool {
+        TERMINAL.contains(&self.kind.as_str())
+    }
+}
+
+/// Appends an event: takes the next seq under the session row's lock, inserts, and queues a
+/// NOTIFY of `{session}:{seq}` — all one statement, so one transaction, delivered at commit.
+pub async fn append<'e>(
+    db: impl PgExecutor<'e>,
+    session: Uuid,
+    kind: &str,
+    data: &Value,
+) -> sqlx::Result<StoredEvent> {
+    sqlx::query_as(
+        "WITH s AS (
+             UPDATE chat_sessions SET last_seq = last_seq + 1, updated_at = now()
+             WHERE id = $1 RETURNING last_seq
+         ), e AS (
+             INSERT INTO events (chat_session_id, seq, type, data)
+             SELECT $1, last_seq, $2, $3 FROM s
+             RETURNING seq, type, data, created_at
+         ), n AS (
+             SELECT pg_notify('webedt_events', $1::text || ':' || seq) FROM e
+         )
+         SELECT seq, type, data, created_at FROM e WHERE (SELECT count(*) FROM n) >= 0",
+    )
+    .bind(session)
+    .bind(kind)
+    .bind(data)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn get(pool: &PgPool, session: Uuid, seq: i64) -> sqlx::Result<Option<StoredEvent>> {
+    sqlx::query_as(
+        "SELECT seq, type, data, created_at FROM events WHERE chat_session_id = $1 AND seq = $2",
+    )
+    .bind(session)
+    .bind(seq)
+    .fetch_optional(pool)
+    .await
+}
+
+pub async fn list_after<'e>(
+    db: impl PgExecutor<'e>,
+    session: Uuid,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<StoredEvent>> {
+    sqlx::query_as(
+        "SELECT seq, type, data, created_at FROM events
+         WHERE chat_session_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+    )
+    .bind(session)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}

@@ -1,0 +1,126 @@
+use sqlx::postgres::{PgListener, PgNotification};
+use std::sync::Arc;
+use std::time::Duration;
+use uuid::Uuid;
+
+use super::{
+    EVENTS_CHANNEL, EventSignal, INTERRUPTS_CHANNEL, SESSIONS_CHANNEL, SessionChange, UserSignal,
+};
+use crate::state::AppState;
+
+/// Keeps one LISTEN connection open for this replica until shutdown.
+///
+/// `PgListener::recv` reconnects silently and drops whatever was sent meanwhile, so this uses
+/// `try_recv`, treats any error or `None` as a lost connection, rebuilds the listener with
+/// backoff, and tells every subscriber to re-read from the database once it is back.
+pub fn spawn_listener(state: AppState) {
+    let stop = state.lifecycle.background().clone();
+    state.lifecycle.clone().spawn(async move {
+        let mut failures: u32 = 0;
+        loop {
+            if stop.is_cancelled() {
+                return;
+            }
+            match listen(&state).await {
+                Ok(mut listener) => {
+                    failures = 0;
+                    state.hub.resync_all();
+                    loop {
+                        tokio::select! {
+                            _ = stop.cancelled() => return,
+                            received = listener.try_recv() => match received {
+                                Ok(Some(n)) => dispatch(&state, n).await,
+                                Ok(None) => {
+                                    tracing::warn!("notification listener lost its connection");
+                                    break;
+                                }
+                                Err(e) => {
+                                    tracing::warn!(error = %e, "notification listener failed");
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, attempt = failures, "cannot start notification listener");
+                }
+            }
+            let delay = Duration::from_millis((100u64 << failures.min(6)).min(5_000));
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(delay) => {}
+            }
+        }
+    });
+}
+
+/// The listener gets a connection of its own, outside the request pool, so `DB_POOL_MAX` stays
+/// what requests can use (each replica therefore opens at most `DB_POOL_MAX + 1` connections).
+async fn listen(state: &AppState) -> sqlx::Result<PgListener> {
+    let options = state.db.pool().connect_options().as_ref().clone();
+    let dedicated = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_millis(
+            state.config.settings.pool.connect_timeout_ms,
+        ))
+        .connect_lazy_with(options);
+    let mut listener = PgListener::connect_with(&dedicated).await?;
+    listener
+        .listen_all([EVENTS_CHANNEL, SESSIONS_CHANNEL, INTERRUPTS_CHANNEL])
+        .await?;
+    Ok(listener)
+}
+
+async fn dispatch(state: &AppState, n: PgNotification) {
+    let payload = n.payload();
+    match n.channel() {
+        EVENTS_CHANNEL => {
+            let Some((session, seq)) = payload
+                .split_once(':')
+                .and_then(|(s, q)| Some((Uuid::parse_str(s).ok()?, q.parse::<i64>().ok()?)))
+            else {
+                return;
+            };
+            if !state.hub.has_session_subscribers(session) {
+                return;
+            }
+            // One read per replica, shared by all its subscribers of this session.
+            let signal = match crate::events::get(state.db.pool(), session, seq).await {
+                Ok(Some(event)) => EventSignal::Event(Arc::new(event)),
+                _ => EventSignal::Resync,
+            };
+            state.hub.publish_event(session, signal);
+        }
+        SESSIONS_CHANNEL => {
+            let mut parts = payload.splitn(3, ':');
+            let (Some(user), Some(session), Some(kind)) = (
+                parts.next().and_then(|u| Uuid::parse_str(u).ok()),
+                parts.next().and_then(|s| Uuid::parse_str(s).ok()),
+                parts.next(),
+            ) else {
+                return;
+            };
+            if !state.hub.has_user_subscribers(user) {
+                return;
+            }
+            let signal = match crate::sessions::fetch_any(state.db.pool(), session).await {
+                Ok(Some(s)) => UserSignal::Change(Arc::new(SessionChange {
+                    kind: kind.to_string(),
+                    session: serde_json::to_value(s).unwrap_or_default(),
+                })),
+                _ => UserSignal::Resync,
+            };
+            state.hub.publish_user(user, signal);
+        }
+        INTERRUPTS_CHANNEL => {
+            if let Ok(session) = Uuid::parse_str(payload)
+                && state.hub.interrupt_local(session)
+            {
+                tracing::info!(%session, "interrupt received for a local run");
+            }
+        }
+        _ => {}
+    }
+}

@@ -1,0 +1,437 @@
+//! Starting, executing and finishing runs.
+//!
+//! A run executes on the replica that accepted it, as a task detached from the HTTP request (a
+//! client disconnect never stops it). Its `active_runs` row says who owns it and, through a
+//! heartbeat judged by the database's clock, that the owner is alive. Every provider event is
+//! appended with the next seq and a NOTIFY in one transaction. The terminal event, the session's
+//! final status and the removal of the `active_runs` row commit together, so a reader that sees
+//! "no active run" has already been able to read the terminal event.
+
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use super::providers::{Provider, ProviderEvent, Role, RunRequest, Turn};
+use crate::error::{AppError, AppResult};
+use crate::events;
+use crate::sessions::{Session, notify_change, session_columns};
+use crate::state::AppState;
+
+/// Runs executing on this replica.
+#[derive(Clone, Default)]
+pub struct Runs {
+    tracker: TaskTracker,
+    /// Cancelled when shutdown can wait no longer for runs to finish.
+    abort: CancellationToken,
+}
+
+impl Runs {
+    /// Waits (until `deadline`) for local runs to finish; then stops the rest, each ending with a
+    /// stored error, so no run is left "running" by a clean shutdown.
+    pub async fn drain(&self, deadline: tokio::time::Instant) {
+        self.tracker.close();
+        if tokio::time::timeout_at(deadline, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("shutdown: stopping runs still in progress");
+            self.abort.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), self.tracker.wait()).await;
+        }
+    }
+}
+
+const MAX_HISTORY_CHARS: usize = 200_000;
+
+/// The conversation so far, from stored events: user prompts and assistant text, newest kept
+/// when over budget.
+async fn history(state: &AppState, session: Uuid) -> AppResult<Vec<Turn>> {
+    let rows: Vec<(String, Value)> = sqlx::query_as(
+        "SELECT type, data FROM events WHERE chat_session_id = $1
+         AND type IN ('user_message', 'assistant_message') ORDER BY seq",
+    )
+    .bind(session)
+    .fetch_all(state.db.pool())
+    .await?;
+    let mut turns: Vec<Turn> = Vec::new();
+    for (kind, data) in rows {
+        let text = data["text"].as_str().unwrap_or_default();
+        let role = if kind == "user_message" {
+            Role::User
+        } else {
+            Role::Assistant
+        };
+        match turns.last_mut() {
+            // Assistant deltas of one answer join into one turn.
+            Some(last) if last.role == Role::Assistant && role == Role::Assistant => {
+                last.text.push_str(text)
+            }
+            _ => turns.push(Turn {
+                role,
+                text: text.to_string(),
+            }),
+        }
+    }
+    let mut total = 0;
+    let keep = turns
+        .iter()
+        .rev()
+        .take_while(|t| {
+            total += t.text.len();
+            total <= MAX_HISTORY_CHARS
+        })
+        .count();
+    Ok(turns.split_off(turns.len() - keep))
+}
+
+pub struct Started {
+    pub session: Session,
+    /// The last seq before this run's first event: stream from here to see the whole run.
+    pub seq_before: i64,
+}
+
+/// Claims the session for a new run (409 `run_active` if one runs anywhere), records the prompt,
+/// and starts executing on this replica.
+pub async fn start(
+    state: &AppState,
+    session: &Session,
+    prompt: String,
+    provider: Option<&str>,
+    model: Option<&str>,
+) -> AppResult<Started> {
+    let (provider_id, model) = state.providers.resolve(
+        Some(provider.unwrap_or(&session.provider)),
+        model.or(if provider.is_none() {
+            Some(session.model.as_str())
+        } else {
+            None
+        }),
+    )?;
+    let provider = state
+        .providers
+        .get(&provider_id)
+        .ok_or_else(|| AppError::validation("provider", "is not configured"))?;
+    let history = history(state, session.id).await?;
+    let run_id = Uuid::new_v4();
+    let title: String = prompt
+        .chars()
+        .take(60)
+        .collect::<String>()
+        .trim()
+        .to_string();
+
+    let mut conn = state.db.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let claimed: Option<Uuid> = sqlx::query_scalar(
+        "INSERT INTO active_runs (chat_session_id, run_id, owner) VALUES ($1, $2, $3)
+         ON CONFLICT (chat_session_id) DO NOTHING RETURNING run_id",
+    )
+    .bind(session.id)
+    .bind(run_id)
+    .bind(state.config.container_id())
+    .fetch_optional(&mut *tx)
+    .await?;
+    if claimed.is_none() {
+        return Err(AppError::Conflict {
+            code: "run_active",
+            message: "a run is already in progress in this session; stop it or wait".into(),
+        });
+    }
+    let (updated, seq_before): (Session, i64) = {
+        let row: SessionWithSeq = sqlx::query_as(concat!(
+            "UPDATE chat_sessions SET status = 'running', provider = $2, model = $3,
+                 completed_at = NULL, last_error = NULL, updated_at = now(),
+                 title = CASE WHEN last_seq = 0 AND title = 'New session' AND $4 <> '' THEN $4 ELSE title END
+             WHERE id = $1 RETURNING last_seq, ",
+            session_columns!()
+        ))
+        .bind(session.id)
+        .bind(&provider_id)
+        .bind(&model)
+        .bind(&title)
+        .fetch_one(&mut *tx)
+        .await?;
+        (row.session, row.last_seq)
+    };
+    events::append(
+        &mut *tx,
+        session.id,
+        "user_message",
+        &json!({ "text": prompt }),
+    )
+    .await?;
+    events::append(
+        &mut *tx,
+        session.id,
+        "run_started",
+        &json!({ "provider": provider_id, "model": model }),
+    )
+    .await?;
+    notify_change(&mut *tx, session.user_id, session.id, "updated").await?;
+    tx.commit().await?;
+    drop(conn);
+
+    let request = RunRequest {
+        prompt,
+        history,
+        model,
+    };
+    let cancel = state.hub.register_run(session.id);
+    let task_state = state.clone();
+    let (session_id, user_id) = (session.id, session.user_id);
+    state.runs.tracker.spawn(async move {
+        execute(
+            &task_state,
+            session_id,
+            user_id,
+            run_id,
+            provider,
+            request,
+            cancel,
+        )
+        .await;
+        task_state.hub.unregister_run(session_id);
+    });
+    state.metrics.runs.run_started();
+    Ok(Started {
+        session: updated,
+        seq_before,
+    })
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionWithSeq {
+    last_seq: i64,
+    #[sqlx(flatten)]
+    session: Session,
+}
+
+enum Outcome {
+    Completed,
+    Error(String),
+    Interrupted,
+    /// Our `active_runs` row is gone: another replica declared the run lost and stored its end.
+    Lost,
+}
+
+/// Heartbeat period: often enough that a healthy run is never mistaken for a lost one.
+fn heartbeat_every(state: &AppState) -> Duration {
+    (state.config.settings.orphans.timeout() / 4).min(Duration::from_secs(5))
+}
+
+async fn execute(
+    state: &AppState,
+    session: Uuid,
+    user: Uuid,
+    run_id: Uuid,
+    provider: Arc<dyn Provider>,
+    request: RunRequest,
+    cancel: CancellationToken,
+) {
+    let started = Instant::now();
+    let mut stream = provider.start(request);
+    let mut heartbeat = tokio::time::interval(heartbeat_every(state));
+    heartbeat.tick().await;
+    let mut usage = (0u64, 0u64);
+    let mut cost: Option<f64> = None;
+    let abort = state.runs.abort.clone();
+    let outcome = loop {
+        tokio::select! {
+            _ = cancel.cancelled() => break Outcome::Interrupted,
+            _ = abort.cancelled() => break Outcome::Error(format!(
+                "run stopped: replica {} shut down before it finished", state.config.container_id()
+            )),
+            _ = heartbeat.tick() => match beat(state, session, run_id).await {
+                Ok(Beat::Alive) => {}
+                Ok(Beat::CancelRequested) => break Outcome::Interrupted,
+                Ok(Beat::Gone) => break Outcome::Lost,
+                Err(e) => tracing::warn!(%session, error = %e, "heartbeat failed"),
+            },
+            item = stream.next() => match item {
+                None => break Outcome::Completed,
+                Some(Err(e)) => break Outcome::Error(e.0),
+                Some(Ok(ProviderEvent::Usage { input_tokens, output_tokens, cost_usd })) => {
+                    usage = (usage.0 + input_tokens, usage.1 + output_tokens);
+                    if let Some(c) = cost_usd {
+                        cost = Some(cost.unwrap_or(0.0) + c);
+                    }
+                }
+                Some(Ok(event)) => {
+                    let (kind, data) = normalise(event);
+                    let t = Instant::now();
+                    if let Err(e) = events::append(state.db.pool(), session, kind, &data).await {
+                        tracing::error!(%session, error = %e, "could not store a run event");
+                        break Outcome::Error("the run's output could not be stored (database unavailable)".into());
+                    }
+                    state.metrics.runs.observe_insert(t.elapsed());
+                }
+            },
+        }
+    };
+    // Dropping the stream aborts the upstream request.
+    drop(stream);
+    let duration_ms = started.elapsed().as_millis() as u64;
+    let (status, kind, data, error) = match outcome {
+        Outcome::Lost => {
+            state.metrics.runs.run_finished("lost");
+            tracing::warn!(%session, "run was declared lost by another replica");
+            return;
+        }
+        Outcome::Completed => (
+            "completed",
+            "completed",
+            json!({
+                "durationMs": duration_ms,
+                "costUsd": cost,
+                "usage": { "inputTokens": usage.0, "outputTokens": usage.1 },
+            }),
+            None,
+        ),
+        Outcome::Interrupted => (
+            "interrupted",
+            "interrupted",
+            json!({ "message": "Stopped by user", "durationMs": duration_ms }),
+            None,
+        ),
+        Outcome::Error(message) => (
+            "error",
+            "error",
+            json!({ "message": message, "durationMs": duration_ms }),
+            Some(message),
+        ),
+    };
+    match finish(
+        state,
+        session,
+        user,
+        run_id,
+        status,
+        kind,
+        &data,
+        error.as_deref(),
+        cost,
+    )
+    .await
+    {
+        Ok(true) => state.metrics.runs.run_finished(status),
+        Ok(false) => state.metrics.runs.run_finished("lost"),
+        Err(e) => {
+            // The row stays; orphan cleanup will end the run once the heartbeat is stale.
+            tracing::error!(%session, error = %e, "could not record the end of a run");
+            state.metrics.runs.run_finished("unrecorded");
+        }
+    }
+}
+
+fn normalise(event: ProviderEvent) -> (&'static str, Value) {
+    match event {
+        ProviderEvent::Text(text) => ("assistant_message", json!({ "text": text })),
+        ProviderEvent::ToolUse { id, name, input } => (
+            "tool_use",
+            json!({ "id": id, "name": name, "input": input }),
+        ),
+        ProviderEvent::ToolResult {
+            tool_use_id,
+            content,
+            is_error,
+        } => (
+            "tool_result",
+            json!({ "toolUseId": tool_use_id, "content": content, "isError": is_error }),
+        ),
+        ProviderEvent::Usage { .. } => unreachable!("usage is accumulated, not stored"),
+    }
+}
+
+enum Beat {
+    Alive,
+    CancelRequested,
+    Gone,
+}
+
+async fn beat(state: &AppState, session: Uuid, run_id: Uuid) -> sqlx::Result<Beat> {
+    let row: Option<(bool,)> = sqlx::query_as(
+        "UPDATE active_runs SET heartbeat_at = now() WHERE chat_session_id = $1 AND run_id = $2
+         RETURNING cancel_requested_at IS NOT NULL",
+    )
+    .bind(session)
+    .bind(run_id)
+    .fetch_optional(state.db.pool())
+    .await?;
+    Ok(match row {
+        None => Beat::Gone,
+        Some((true,)) => Beat::CancelRequested,
+        Some((false,)) => Beat::Alive,
+    })
+}
+
+/// Stores the terminal event and final status and releases the run, atomically. `false` when
+/// the run had already been declared lost (nothing is written then).
+#[allow(clippy::too_many_arguments)]
+async fn finish(
+    state: &AppState,
+    session: Uuid,
+    user: Uuid,
+    run_id: Uuid,
+    status: &str,
+    kind: &str,
+    data: &Value,
+    error: Option<&str>,
+    cost: Option<f64>,
+) -> sqlx::Result<bool> {
+    let mut tx = state.db.pool().begin().await?;
+    let released =
+        sqlx::query("DELETE FROM active_runs WHERE chat_session_id = $1 AND run_id = $2")
+            .bind(session)
+            .bind(run_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+    if released == 0 {
+        return Ok(false);
+    }
+    events::append(&mut *tx, session, kind, data).await?;
+    sqlx::query(
+        "UPDATE chat_sessions SET status = $2, completed_at = now(), updated_at = now(),
+             last_error = $3, total_cost_usd = total_cost_usd + coalesce($4, 0)
+         WHERE id = $1",
+    )
+    .bind(session)
+    .bind(status)
+    .bind(error)
+    .bind(cost)
+    .execute(&mut *tx)
+    .await?;
+    notify_change(&mut *tx, user, session, "updated").await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Asks the owner of `session`'s run to stop, wherever it runs: the request is recorded on the
+/// run's row (the owner sees it at its next heartbeat even if a notification is lost) and sent
+/// as a NOTIFY (the owner's listener cancels the run at once).
+pub async fn interrupt(state: &AppState, session: Uuid) -> AppResult<bool> {
+    let mut conn = state.db.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let owner: Option<String> = sqlx::query_scalar(
+        "UPDATE active_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())
+         WHERE chat_session_id = $1 RETURNING owner",
+    )
+    .bind(session)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if owner.is_none() {
+        return Ok(false);
+    }
+    sqlx::query("SELECT pg_notify('webedt_interrupts', $1)::text")
+        .bind(session.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    // Owned here: no need to wait for the notification to come back.
+    state.hub.interrupt_local(session);
+    Ok(true)
+}

@@ -1,0 +1,10 @@
+//! Runs: AI work on a session, executed on one replica and observable from all.
+
+mod manager;
+pub mod orphans;
+pub mod providers;
+mod routes;
+
+pub use manager::{Runs, interrupt, start};
+pub use providers::Providers;
+pub use routes::router;

@@ -1,0 +1,88 @@
+//! Chat sessions: CRUD with soft delete, owner-only (another user's session is a 404, never a
+//! 403, so ids reveal nothing), and the live session-list stream.
+
+mod routes;
+mod updates;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgExecutor, PgPool};
+use uuid::Uuid;
+
+pub use routes::{insert_session, router};
+
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct Session {
+    pub id: Uuid,
+    #[serde(skip)]
+    pub user_id: Uuid,
+    pub title: String,
+    pub status: String,
+    pub provider: String,
+    pub model: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub total_cost_usd: f64,
+    pub last_error: Option<String>,
+}
+
+/// The columns of [`Session`], as a literal so queries stay `&'static str`.
+macro_rules! session_columns {
+    () => {
+        "id, user_id, title, status, provider, model, created_at, updated_at, completed_at, \
+         deleted_at, total_cost_usd, last_error"
+    };
+}
+pub(crate) use session_columns;
+
+/// Ids in paths: anything that is not a UUID cannot name a session, so it is a 404 too.
+pub fn parse_id(raw: &str) -> AppResult<Uuid> {
+    Uuid::parse_str(raw).map_err(|_| AppError::NotFound)
+}
+
+/// The session if `user` owns it (deleted or not), else 404.
+pub async fn owned_session(state: &AppState, user: Uuid, id: Uuid) -> AppResult<Session> {
+    let mut conn = state.db.acquire().await?;
+    sqlx::query_as(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM chat_sessions WHERE id = $1 AND user_id = $2"
+    ))
+    .bind(id)
+    .bind(user)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(AppError::NotFound)
+}
+
+/// Any session by id, for fan-out of changes (the subscriber is keyed by the owner already).
+pub async fn fetch_any(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Session>> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM chat_sessions WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// Tells every replica that `user`'s session list changed; delivered when the caller commits.
+pub async fn notify_change<'e>(
+    db: impl PgExecutor<'e>,
+    user: Uuid,
+    session: Uuid,
+    kind: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify('webedt_session_changes', $1)::text")
+        .bind(format!("{user}:{session}:{kind}"))
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,247 @@
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::{Session, notify_change, owned_session, parse_id, session_columns};
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::json::Json;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/api/sessions", post(create).get(list))
+        .route("/api/sessions/updates", get(super::updates::stream))
+        .route(
+            "/api/sessions/{id}",
+            get(show).patch(rename).delete(soft_delete),
+        )
+        .route("/api/sessions/{id}/restore", post(restore))
+}
+
+const MAX_TITLE: usize = 200;
+
+pub fn validate_title(title: &str) -> AppResult<String> {
+    let t = title.trim();
+    if t.is_empty() || t.chars().count() > MAX_TITLE {
+        return Err(AppError::validation(
+            "title",
+            format!("must be 1 to {MAX_TITLE} characters"),
+        ));
+    }
+    Ok(t.to_string())
+}
+
+#[derive(Deserialize, Default)]
+pub struct CreateBody {
+    pub title: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+}
+
+/// Inserts a session for `user` and announces it. Used by `POST /api/sessions` and by runs that
+/// create their session on the fly.
+pub async fn insert_session(
+    state: &AppState,
+    user: Uuid,
+    title: Option<&str>,
+    provider: Option<&str>,
+    model: Option<&str>,
+) -> AppResult<Session> {
+    let title = match title {
+        Some(t) => validate_title(t)?,
+        None => "New session".to_string(),
+    };
+    let (provider, model) = state.providers.resolve(provider, model)?;
+    let mut conn = state.db.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let session: Session = sqlx::query_as(concat!(
+        "INSERT INTO chat_sessions (id, user_id, title, provider, model) VALUES ($1, $2, $3, $4, $5) RETURNING ",
+        session_columns!()
+    ))
+    .bind(Uuid::new_v4())
+    .bind(user)
+    .bind(&title)
+    .bind(&provider)
+    .bind(&model)
+    .fetch_one(&mut *tx)
+    .await?;
+    notify_change(&mut *tx, user, session.id, "created").await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    body: bytes::Bytes,
+) -> AppResult<(StatusCode, Json<Session>)> {
+    // Every field is optional, so an empty body is a valid request too.
+    let body: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
+        CreateBody::default()
+    } else {
+        crate::json::parse(&body)?
+    };
+    let session = insert_session(
+        &state,
+        auth.user.id,
+        body.title.as_deref(),
+        body.provider.as_deref(),
+        body.model.as_deref(),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+    deleted: Option<bool>,
+}
+
+/// Keyset cursor: the (created_at, id) of the last item of the previous page.
+fn encode_cursor(s: &Session) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", s.created_at.timestamp_micros(), s.id))
+}
+
+fn decode_cursor(raw: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
+    let bad = || AppError::validation("cursor", "is not a cursor this API returned");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?).map_err(|_| bad())?;
+    let (micros, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
+    Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Json<Value>> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let (after_at, after_id) = match q.cursor.as_deref() {
+        Some(c) => {
+            let (at, id) = decode_cursor(c)?;
+            (Some(at), Some(id))
+        }
+        None => (None, None),
+    };
+    let mut conn = state.db.acquire().await?;
+    let mut sessions: Vec<Session> = sqlx::query_as(concat!(
+        "SELECT ",
+        session_columns!(),
+        " FROM chat_sessions
+          WHERE user_id = $1 AND (deleted_at IS NOT NULL) = $2
+            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+          ORDER BY created_at DESC, id DESC LIMIT $5"
+    ))
+    .bind(auth.user.id)
+    .bind(q.deleted.unwrap_or(false))
+    .bind(after_at)
+    .bind(after_id)
+    .bind(limit + 1)
+    .fetch_all(&mut *conn)
+    .await?;
+    let next = if sessions.len() as i64 > limit {
+        sessions.truncate(limit as usize);
+        sessions.last().map(encode_cursor)
+    } else {
+        None
+    };
+    Ok(Json(json!({ "sessions": sessions, "nextCursor": next })))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Session>> {
+    Ok(Json(
+        owned_session(&state, auth.user.id, parse_id(&id)?).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    title: String,
+}
+
+/// Runs `sql` (which must return the session's columns) for an owned session and announces
+/// `kind` to the owner's other tabs and replicas.
+async fn update_owned(
+    state: &AppState,
+    user: Uuid,
+    id: Uuid,
+    sql: &'static str,
+    title: Option<&str>,
+    kind: &str,
+) -> AppResult<Session> {
+    let mut conn = state.db.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let session: Session = sqlx::query_as(sql)
+        .bind(id)
+        .bind(user)
+        .bind(title)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    notify_change(&mut *tx, user, id, kind).await?;
+    tx.commit().await?;
+    Ok(session)
+}
+
+async fn rename(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+    Json(body): Json<RenameBody>,
+) -> AppResult<Json<Session>> {
+    let id = parse_id(&id)?;
+    let title = validate_title(&body.title)?;
+    let sql = concat!(
+        "UPDATE chat_sessions SET title = $3, updated_at = now() WHERE id = $1 AND user_id = $2 RETURNING ",
+        session_columns!()
+    );
+    Ok(Json(
+        update_owned(&state, auth.user.id, id, sql, Some(&title), "updated").await?,
+    ))
+}
+
+async fn soft_delete(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    let id = parse_id(&id)?;
+    let sql = concat!(
+        "UPDATE chat_sessions SET deleted_at = coalesce(deleted_at, now()), updated_at = now()
+         WHERE id = $1 AND user_id = $2 AND ($3::text IS NULL OR true) RETURNING ",
+        session_columns!()
+    );
+    update_owned(&state, auth.user.id, id, sql, None, "deleted").await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn restore(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Session>> {
+    let id = parse_id(&id)?;
+    let sql = concat!(
+        "UPDATE chat_sessions SET deleted_at = NULL, updated_at = now()
+         WHERE id = $1 AND user_id = $2 AND ($3::text IS NULL OR true) RETURNING ",
+        session_columns!()
+    );
+    Ok(Json(
+        update_owned(&state, auth.user.id, id, sql, None, "restored").await?,
+    ))
+}
