@@ -30,12 +30,14 @@ pub enum UserSignal {
 
 const CAPACITY: usize = 1024;
 
+type Channels<T> = Mutex<HashMap<Uuid, broadcast::Sender<T>>>;
+
 /// In-process fan-out. Holds only live subscriptions and this replica's own run handles —
 /// nothing another replica would need.
 #[derive(Default)]
 pub struct Hub {
-    sessions: Mutex<HashMap<Uuid, broadcast::Sender<EventSignal>>>,
-    users: Mutex<HashMap<Uuid, broadcast::Sender<UserSignal>>>,
+    sessions: Channels<EventSignal>,
+    users: Channels<UserSignal>,
     runs: Mutex<HashMap<Uuid, CancellationToken>>,
 }
 
@@ -54,7 +56,7 @@ impl<T: Clone> Drop for Subscription<T> {
 fn subscribe<T: Clone + Send + 'static>(
     hub: &Arc<Hub>,
     key: Uuid,
-    map: fn(&Hub) -> &Mutex<HashMap<Uuid, broadcast::Sender<T>>>,
+    map: fn(&Hub) -> &Channels<T>,
 ) -> Subscription<T> {
     let rx = map(hub)
         .lock()
