@@ -42,6 +42,58 @@ pub enum Error {
 
     #[error("serializing {what}: {message}")]
     SerializationFailed { what: String, message: String },
+
+    #[error("the WebEDT cannot be read as a webedt.dev/v1alpha1 WebEDT: {message}")]
+    InvalidObject { message: String },
+
+    #[error("{message}")]
+    SecretMissing { message: String },
+
+    #[error(
+        "migration Job {job} failed; the Deployment keeps the previous image (delete the Job to retry, or change spec.image)"
+    )]
+    MigrationFailed { job: String },
+
+    #[error("reading {what}: {source}")]
+    ReadFailed {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("creating {what}: {source}")]
+    CreateFailed {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("applying {what}: {source}")]
+    ApplyFailed {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("deleting {what}: {source}")]
+    DeleteFailed {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("writing the status of {what}: {source}")]
+    StatusUpdateFailed {
+        what: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    #[error("leader election: {0}")]
+    LeaderElection(String),
+
+    #[error("starting the operator: {0}")]
+    Startup(String),
 }
 
 impl Error {
@@ -58,6 +110,16 @@ impl Error {
             Self::InvalidManifest { .. } => "InvalidManifest",
             Self::NoWebEDT { .. } => "NoWebEDT",
             Self::SerializationFailed { .. } => "SerializationFailed",
+            Self::InvalidObject { .. } => "InvalidObject",
+            Self::SecretMissing { .. } => "SecretMissing",
+            Self::MigrationFailed { .. } => "MigrationFailed",
+            Self::ReadFailed { .. } => "ReadFailed",
+            Self::CreateFailed { .. } => "CreateFailed",
+            Self::ApplyFailed { .. } => "ApplyFailed",
+            Self::DeleteFailed { .. } => "DeleteFailed",
+            Self::StatusUpdateFailed { .. } => "StatusUpdateFailed",
+            Self::LeaderElection(_) => "LeaderElection",
+            Self::Startup(_) => "Startup",
         }
     }
 }

@@ -7,6 +7,7 @@
 //! (no cluster) and the controller produce the same objects.
 
 pub mod build;
+pub mod controller;
 pub mod crd;
 pub mod error;
 pub mod render;
