@@ -17,6 +17,7 @@ const USAGE: &str = "usage: webedt-api [serve | migrate | healthcheck | --versio
 Configuration comes from environment variables; see README.md.";
 
 fn main() -> ExitCode {
+    return_large_allocations_to_the_os();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     match command.as_str() {
         "serve" | "migrate" | "healthcheck" => {}
@@ -54,6 +55,17 @@ fn main() -> ExitCode {
             _ => serve(settings).await,
         }
     })
+}
+
+/// Each argon2 hash allocates 19 MiB. glibc's malloc raises its mmap threshold after freeing such
+/// a block, so later ones come from per-thread arenas and stay resident: a burst of logins left
+/// hundreds of MiB behind. A fixed threshold keeps large blocks on mmap, returned when freed.
+fn return_large_allocations_to_the_os() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only adjusts allocator tuning; called before any other thread starts.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
 }
 
 fn config_error(e: &ConfigError) -> ExitCode {

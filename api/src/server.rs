@@ -35,6 +35,10 @@ impl Server {
         let pool = db::new_pool(&config);
         let metrics = Arc::new(Metrics::new(&BUILD, config.container_id()));
         let providers = Arc::new(crate::runs::Providers::from_settings(&config.settings));
+        // Container ids come from pod names or operators; a value that is not a valid header
+        // must not take the server down.
+        let container_header = axum::http::HeaderValue::from_str(config.container_id())
+            .unwrap_or_else(|_| axum::http::HeaderValue::from_static("invalid-container-id"));
         let state = AppState {
             db: Db::new(pool),
             config: Arc::new(config),
@@ -46,6 +50,7 @@ impl Server {
             runs: Default::default(),
             providers,
             started_at: Instant::now(),
+            container_header,
         };
         Self {
             state,

@@ -23,4 +23,6 @@ pub struct AppState {
     pub runs: Runs,
     pub providers: Arc<Providers>,
     pub started_at: Instant,
+    /// `X-Container-ID`, built once.
+    pub container_header: axum::http::HeaderValue,
 }

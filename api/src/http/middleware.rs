@@ -29,44 +29,44 @@ pub async fn observe(State(state): State<AppState>, mut req: Request, next: Next
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    req.extensions_mut().insert(RequestId(request_id.clone()));
     let method = req.method().clone();
-    let path = req.uri().path().to_owned();
     // The route template (`/api/sessions/{id}`), so metric labels stay bounded.
     let route = req
         .extensions()
         .get::<MatchedPath>()
-        .map(|m| m.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let span = tracing::info_span!("request", request_id = %request_id);
-    let mut response = next.run(req).instrument(span.clone()).await;
-    let status = response.status();
-    let elapsed = started.elapsed();
-    state.metrics.http.observe(
-        method.as_str(),
-        &route,
-        status.as_u16(),
-        elapsed.as_secs_f64(),
-    );
-    if !is_probe(&path) {
+        .map(|m| m.as_str().to_owned());
+    let probe = is_probe(req.uri().path());
+    let mut response = if probe {
+        // Probes are the hottest path and never log: skip the span.
+        next.run(req).await
+    } else {
+        req.extensions_mut().insert(RequestId(request_id.clone()));
+        let path = req.uri().path().to_owned();
+        let span = tracing::info_span!("request", request_id = %request_id);
+        let response = next.run(req).instrument(span.clone()).await;
         span.in_scope(|| {
             tracing::info!(
                 method = %method,
                 path = %path,
-                route = %route,
-                status = status.as_u16(),
-                latency_ms = elapsed.as_secs_f64() * 1000.0,
+                route = route.as_deref().unwrap_or("unmatched"),
+                status = response.status().as_u16(),
+                latency_ms = started.elapsed().as_secs_f64() * 1000.0,
                 "request"
             )
         });
-    }
+        response
+    };
+    state.metrics.http.observe(
+        method.as_str(),
+        route.as_deref().unwrap_or("unmatched"),
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
     let headers = response.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         headers.insert(X_REQUEST_ID.clone(), v);
     }
-    if let Ok(v) = HeaderValue::from_str(state.config.container_id()) {
-        headers.insert(X_CONTAINER_ID.clone(), v);
-    }
+    headers.insert(X_CONTAINER_ID.clone(), state.container_header.clone());
     response
 }
 
