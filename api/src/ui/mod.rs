@@ -85,6 +85,9 @@ pub async fn fallback(req: Request) -> Response {
     if is_reserved(path) {
         return AppError::NotFound.into_response();
     }
+    if path == "/assets" {
+        return AppError::NotFound.into_response();
+    }
     if let Some(rest) = path.strip_prefix("/assets/") {
         return asset(rest, req.headers(), head);
     }

@@ -89,7 +89,6 @@ route('/login', (el, c) => loginPage.render(el, c, 'login'), { public: true, nam
 route('/register', (el, c) => loginPage.render(el, c, 'register'), { public: true, name: 'auth' });
 route('/', (el, c) => homePage.render(el, c), { name: 'home' });
 route('/sessions/:id', (el, c) => chatPage.render(el, c), { name: 'chat' });
-route('/trash', (el, c) => homePage.render(el, c, { trash: true }), { name: 'home' });
 route('/account', (el, c) => accountPage.render(el, c), { name: 'account' });
 route('/admin', (el, c) => adminPage.render(el, c), { name: 'admin' });
 

@@ -167,7 +167,8 @@ function list(lines, i, first, out) {
     }
     while (body.length && blank(body[body.length - 1])) body.pop();
     items.push(body);
-    if (sawBlank && i < lines.length && listMarker(lines[i])) loose = true;
+    const next = i < lines.length ? listMarker(lines[i]) : null;
+    if (sawBlank && next && next.ordered === first.ordered && next.kind === first.kind) loose = true;
   }
   for (const body of items) {
     const li = document.createElement('li');

@@ -70,6 +70,8 @@ export function start(onRoute) {
     const url = new URL(a.href, location.href);
     if (url.origin !== location.origin || url.pathname.startsWith('/api/')
       || url.pathname.startsWith('/health')) return;
+    // In-page anchors (the skip link) are the browser's job.
+    if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
     event.preventDefault();
     navigate(url.pathname + url.search + url.hash);
   });

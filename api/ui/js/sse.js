@@ -62,6 +62,12 @@ const sleep = (ms, signal) => new Promise((resolve) => {
   signal.addEventListener('abort', done);
 });
 
+/**
+ * Tunables. A tab hidden this long gives up its connections (browsers allow only 6 per host over
+ * HTTP/1.1, and every tab holds one or two streams); it resumes from the last seq when shown.
+ */
+export const config = { pauseHiddenAfterMs: 60000 };
+
 /** 0.25 s, 0.5 s, 1 s, 2 s, 4 s, then 5 s; ±20 % jitter so replicas are not hit in lockstep. */
 export function backoff(attempt) {
   const base = Math.min(5000, 250 * 2 ** Math.max(0, attempt - 1));
@@ -73,7 +79,7 @@ export function backoff(attempt) {
  *   url(lastId)         → the URL to (re)connect to
  *   lastId()            → the last event id handled (sent as Last-Event-ID), or null
  *   onFrame(frame)      → awaited per frame; return 'stop' to end the stream for good
- *   onState(state, info)→ 'connecting' | 'live' | 'reconnecting' | 'closed' | 'failed'
+ *   onState(state, info)→ 'connecting' | 'live' | 'reconnecting' | 'paused' | 'closed' | 'failed'
  *   onEnd()             → awaited when the server ended the stream normally; return true to
  *                         reconnect, false to stop (e.g. the run is over)
  *   idleTimeoutMs       → no bytes (not even a heartbeat) for this long = a dead connection
@@ -83,10 +89,32 @@ export function resumableStream({ url, lastId = () => null, onFrame, onState = (
   onEnd = async () => true, idleTimeoutMs = 45000 }) {
   const stop = new AbortController();
   let attempt = 0;
+  let conn = null;
+  let paused = false;
+  let hideTimer = null;
+  let resume = null;
+  const onVisibility = () => {
+    clearTimeout(hideTimer);
+    if (document.visibilityState === 'hidden') {
+      hideTimer = setTimeout(() => {
+        paused = true;
+        if (conn) conn.abort();
+      }, config.pauseHiddenAfterMs);
+    } else if (paused) {
+      paused = false;
+      if (resume) resume();
+    }
+  };
+  document.addEventListener('visibilitychange', onVisibility);
+  const visible = () => new Promise((resolve) => {
+    resume = resolve;
+    stop.signal.addEventListener('abort', resolve);
+  });
 
   async function connectOnce() {
-    const conn = new AbortController();
-    const abortConn = () => conn.abort();
+    const current = new AbortController();
+    conn = current;
+    const abortConn = () => current.abort();
     stop.signal.addEventListener('abort', abortConn);
     let idle;
     const arm = () => {
@@ -99,7 +127,7 @@ export function resumableStream({ url, lastId = () => null, onFrame, onState = (
       const headers = { Accept: 'text/event-stream' };
       if (id != null) headers['Last-Event-ID'] = String(id);
       const res = await fetch(url(id), {
-        headers, cache: 'no-store', credentials: 'same-origin', signal: conn.signal,
+        headers, cache: 'no-store', credentials: 'same-origin', signal: current.signal,
       });
       noteResponse(res);
       if (!res.ok) throw new HttpError(res.status);
@@ -120,6 +148,12 @@ export function resumableStream({ url, lastId = () => null, onFrame, onState = (
   (async () => {
     onState('connecting');
     while (!stop.signal.aborted) {
+      if (paused) {
+        onState('paused');
+        await visible();
+        attempt = 0;
+        continue;
+      }
       let outcome;
       try {
         outcome = await connectOnce();
@@ -132,6 +166,7 @@ export function resumableStream({ url, lastId = () => null, onFrame, onState = (
         outcome = 'dropped';
       }
       if (stop.signal.aborted) break;
+      if (paused) continue; // hidden long enough: wait at the top of the loop
       if (outcome === 'stop') {
         onState('closed');
         return;
@@ -153,7 +188,10 @@ export function resumableStream({ url, lastId = () => null, onFrame, onState = (
       await sleep(outcome === 'ended' && attempt === 1 ? 0 : backoff(attempt), stop.signal);
     }
     onState('closed');
-  })();
+  })().finally(() => {
+    clearTimeout(hideTimer);
+    document.removeEventListener('visibilitychange', onVisibility);
+  });
 
   return { close: () => stop.abort() };
 }

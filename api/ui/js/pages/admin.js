@@ -1,6 +1,6 @@
 // Replica status: /health/status of whichever replica answered, refreshed every 5 s.
 
-import { api, describe } from '../api.js';
+import { describe, noteResponse } from '../api.js';
 import { h, mount } from '../dom.js';
 import { title } from '../ui.js';
 import { bytes, uptime, dateTime } from '../format.js';
@@ -14,13 +14,21 @@ function value(v) {
   return String(v);
 }
 
-/** Any JSON object as a definition list (nested objects become nested lists). */
+/** Any JSON object as a definition list; nested keys are flattened ("Last result › ok"). */
 function kv(obj) {
   const dl = h('dl', { class: 'kv' });
-  for (const [k, v] of Object.entries(obj || {})) {
-    const text = value(v);
-    dl.append(h('dt', { text: label(k) }), h('dd', {}, text === null ? kv(v) : text));
-  }
+  const walk = (o, prefix) => {
+    for (const [k, v] of Object.entries(o || {})) {
+      const key = prefix ? `${prefix} › ${label(k)}` : label(k);
+      if (v && typeof v === 'object' && !Array.isArray(v)) walk(v, key);
+      else {
+        const text = Array.isArray(v) ? v.join(', ') : value(v);
+        const iso = typeof v === 'string' && /^\d{4}-\d\d-\d\dT/.test(v);
+        dl.append(h('dt', { text: key }), h('dd', {}, iso ? h('time', { datetime: v, title: v, text: dateTime(v) }) : text));
+      }
+    }
+  };
+  walk(obj, '');
   return dl;
 }
 
@@ -40,6 +48,7 @@ export function render(main, ctx) {
     clearTimeout(timer);
     try {
       const res = await fetch('/health/status', { cache: 'no-store', headers: { Accept: 'application/json' } });
+      noteResponse(res);
       const served = res.headers.get('X-Container-ID');
       const s = await res.json();
       if (closed) return;

@@ -85,6 +85,8 @@ export async function render(main, ctx) {
   let stream = null;
   let gapFill = true;
   let closed = false;
+  // This page saw the current run live (so its end is worth announcing).
+  let watching = false;
 
   function applySession(s) {
     session = { ...session, ...s };
@@ -136,7 +138,8 @@ export async function render(main, ctx) {
     if (event.type === 'user_message' || event.type === 'run_started') setStatus('running');
     else if (TERMINAL.has(event.type)) {
       // Announce the end only of a run this page watched live (not of replayed history).
-      const watched = stopping || ['live', 'warn'].includes(streamState.dataset.kind);
+      const watched = watching;
+      watching = false;
       setStatus(event.type);
       if (watched) {
         showStreamState(event.type === 'completed' ? 'Run completed.' : event.type === 'error' ? 'Run failed.' : 'Run stopped.');
@@ -187,7 +190,10 @@ export async function render(main, ctx) {
       },
       onState: (state, info) => {
         if (closed) return;
-        if (state === 'live' && running) showStreamState('Streaming live.', 'live');
+        if (state === 'live' && running) {
+          watching = true;
+          showStreamState('Streaming live.', 'live');
+        }
         else if (state === 'reconnecting') showStreamState(`Reconnecting…${info && info.attempt > 2 ? ` (attempt ${info.attempt})` : ''}`, 'warn');
         else if (state === 'failed') {
           showStreamState(info && info.status === 404 ? 'This session is gone.' : 'The stream failed.', 'error');
@@ -214,6 +220,7 @@ export async function render(main, ctx) {
   // --- actions ------------------------------------------------------------------------------
   stopButton.addEventListener('click', async () => {
     stopping = true;
+    watching = true;
     stopButton.disabled = true;
     showStreamState('Stopping…');
     try {
