@@ -173,11 +173,16 @@ async fn two_operators_elect_one_leader_and_the_other_takes_over() {
 }
 
 /// A measurement, not a check: `cargo test -p webedt-operator --test process -- --ignored
-/// --nocapture rss`. Prints the operator's RSS once 100 WebEDTs are Ready.
-/// `WEBEDT_OPERATOR_BIN` selects another build (e.g. `target/release/webedt-operator`).
+/// --nocapture rss`. Prints the operator's RSS once `WEBEDT_BENCH_OBJECTS` (default 100) WebEDTs
+/// are Ready. `WEBEDT_OPERATOR_BIN` selects another build (e.g. `target/release/webedt-operator`);
+/// `bench/run` uses both.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
-async fn rss_with_100_webedts() {
+async fn rss_with_many_webedts() {
+    let objects: usize = std::env::var("WEBEDT_BENCH_OBJECTS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(100);
     let env = Env::bare().await;
     env.db_secret().await;
     let bin = std::env::var("WEBEDT_OPERATOR_BIN")
@@ -190,8 +195,8 @@ async fn rss_with_100_webedts() {
     })
     .await;
     let start = Instant::now();
-    for i in 0..100 {
-        env.create(&format!("app-{i:03}"), json!({})).await;
+    for i in 0..objects {
+        env.create(&format!("app-{i:04}"), json!({})).await;
     }
     let api: Api<WebEDT> = env.webedts();
     let deadline = Instant::now() + Duration::from_secs(300);
@@ -202,10 +207,10 @@ async fn rss_with_100_webedts() {
             .iter()
             .filter(|cr| is_current(cr, "Ready", "True"))
             .count();
-        if ready == 100 {
+        if ready == objects {
             break;
         }
-        assert!(Instant::now() < deadline, "only {ready} of 100 Ready");
+        assert!(Instant::now() < deadline, "only {ready} of {objects} Ready");
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let converged = start.elapsed();
@@ -220,7 +225,13 @@ async fn rss_with_100_webedts() {
     };
     let requests = env.api.requests().len();
     println!(
-        "100 WebEDTs Ready after {converged:?}; operator VmRSS {} kB, VmHWM {} kB; {requests} requests in total",
+        "{objects} WebEDTs Ready after {converged:?}; operator VmRSS {} kB, VmHWM {} kB; {requests} requests in total",
+        field("VmRSS:"),
+        field("VmHWM:")
+    );
+    println!(
+        "BENCH objects={objects} converged_ms={} rss_kb={} hwm_kb={} requests={requests}",
+        converged.as_millis(),
         field("VmRSS:"),
         field("VmHWM:")
     );
