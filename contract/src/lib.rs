@@ -17,7 +17,8 @@ mod vars;
 pub use error::ConfigError;
 pub use lookup::Lookup;
 pub use settings::{
-    AuthSettings, DemoSettings, HttpSettings, LogFormat, MIN_SESSION_SECRET_BYTES, OrphanSettings,
-    PoolSettings, Settings, ShutdownSettings,
+    AnthropicSettings, AuthSettings, DemoSettings, HttpSettings, LogFormat,
+    MIN_SESSION_SECRET_BYTES, OpenAiSettings, OrphanSettings, PROVIDER_IDS, PoolSettings,
+    ProviderLimits, ProviderSettings, Secret, Settings, ShutdownSettings, WorkerSettings,
 };
 pub use vars::{VARS, VarDoc};

@@ -42,3 +42,9 @@ pub const OPENAI_BASE_URL: &str = "OPENAI_BASE_URL";
 pub const OPENAI_MODEL: &str = "OPENAI_MODEL";
 pub const AI_WORKER_URL: &str = "AI_WORKER_URL";
 pub const AI_WORKER_SECRET: &str = "AI_WORKER_SECRET";
+/// Longest wait for a TCP/TLS connection to a provider.
+pub const PROVIDER_CONNECT_TIMEOUT_MS: &str = "PROVIDER_CONNECT_TIMEOUT_MS";
+/// Longest silence from a provider (response headers or the next chunk of its stream).
+pub const PROVIDER_IDLE_TIMEOUT_MS: &str = "PROVIDER_IDLE_TIMEOUT_MS";
+/// Characters of earlier conversation sent with a follow-up (newest kept).
+pub const PROVIDER_HISTORY_MAX_CHARS: &str = "PROVIDER_HISTORY_MAX_CHARS";

@@ -261,6 +261,256 @@ impl Default for DemoSettings {
     }
 }
 
+/// A credential read from the environment. Its `Debug` output never shows the value, so no log
+/// line or panic message can carry it; [`Secret::expose`] is the one way to read it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(…)")
+    }
+}
+
+/// The `anthropic` provider (Messages API), enabled by `ANTHROPIC_API_KEY`.
+#[derive(Clone, PartialEq)]
+pub struct AnthropicSettings {
+    pub api_key: Secret,
+    /// Without a trailing `/`.
+    pub base_url: String,
+    pub model: String,
+}
+
+/// The `openai` provider (any OpenAI-compatible `chat/completions` server), enabled by
+/// `OPENAI_BASE_URL` (or by `OPENAI_API_KEY` alone, meaning OpenAI itself).
+#[derive(Clone, PartialEq)]
+pub struct OpenAiSettings {
+    /// Optional: local model servers need none.
+    pub api_key: Option<Secret>,
+    /// Including `/v1`, without a trailing `/`.
+    pub base_url: String,
+    pub model: String,
+}
+
+/// The `worker` provider (self-hosted worker protocol), enabled by `AI_WORKER_URL`.
+#[derive(Clone, PartialEq)]
+pub struct WorkerSettings {
+    /// Without a trailing `/`.
+    pub url: String,
+    pub secret: Option<Secret>,
+}
+
+// Hand-written so a key can never reach a log line, whatever `Secret` does.
+impl std::fmt::Debug for AnthropicSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AnthropicSettings")
+            .field("api_key", &"(set)")
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for OpenAiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiSettings")
+            .field("api_key", &self.api_key.as_ref().map(|_| "(set)"))
+            .field("base_url", &self.base_url)
+            .field("model", &self.model)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for WorkerSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WorkerSettings")
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "(set)"))
+            .finish()
+    }
+}
+
+/// Provider ids, in the order the default is chosen when `DEFAULT_PROVIDER` is unset.
+pub const PROVIDER_IDS: [&str; 4] = ["anthropic", "openai", "worker", "demo"];
+
+/// Timeouts and history budget shared by every AI provider (no secrets: the operator renders
+/// these with `to_env`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderLimits {
+    pub connect_timeout_ms: u64,
+    pub idle_timeout_ms: u64,
+    pub history_max_chars: usize,
+}
+
+impl Default for ProviderLimits {
+    fn default() -> Self {
+        Self {
+            connect_timeout_ms: 10_000,
+            idle_timeout_ms: 120_000,
+            history_max_chars: 200_000,
+        }
+    }
+}
+
+impl ProviderLimits {
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let s = Self {
+            connect_timeout_ms: number(env, PROVIDER_CONNECT_TIMEOUT_MS, d.connect_timeout_ms)?,
+            idle_timeout_ms: number(env, PROVIDER_IDLE_TIMEOUT_MS, d.idle_timeout_ms)?,
+            // Zero is legitimate: follow-ups are then sent without earlier conversation.
+            history_max_chars: number(env, PROVIDER_HISTORY_MAX_CHARS, d.history_max_chars)?,
+        };
+        positive(PROVIDER_CONNECT_TIMEOUT_MS, s.connect_timeout_ms)?;
+        positive(PROVIDER_IDLE_TIMEOUT_MS, s.idle_timeout_ms)?;
+        Ok(s)
+    }
+
+    pub fn to_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                PROVIDER_CONNECT_TIMEOUT_MS,
+                self.connect_timeout_ms.to_string(),
+            ),
+            (PROVIDER_IDLE_TIMEOUT_MS, self.idle_timeout_ms.to_string()),
+            (
+                PROVIDER_HISTORY_MAX_CHARS,
+                self.history_max_chars.to_string(),
+            ),
+        ]
+    }
+}
+
+/// Which AI providers are configured, and how to reach them. `demo` is always available.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderSettings {
+    pub anthropic: Option<AnthropicSettings>,
+    pub openai: Option<OpenAiSettings>,
+    pub worker: Option<WorkerSettings>,
+    /// One of [`PROVIDER_IDS`], always a configured one.
+    pub default_provider: &'static str,
+    pub limits: ProviderLimits,
+}
+
+impl Default for ProviderSettings {
+    fn default() -> Self {
+        Self {
+            anthropic: None,
+            openai: None,
+            worker: None,
+            default_provider: "demo",
+            limits: ProviderLimits::default(),
+        }
+    }
+}
+
+impl ProviderSettings {
+    pub const ANTHROPIC_DEFAULT_BASE_URL: &'static str = "https://api.anthropic.com";
+    pub const ANTHROPIC_DEFAULT_MODEL: &'static str = "claude-sonnet-4-5";
+    pub const OPENAI_DEFAULT_BASE_URL: &'static str = "https://api.openai.com/v1";
+    pub const OPENAI_DEFAULT_MODEL: &'static str = "gpt-4o-mini";
+
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let anthropic = match non_empty(env, ANTHROPIC_API_KEY) {
+            None => None,
+            Some(key) => Some(AnthropicSettings {
+                api_key: Secret::new(key),
+                base_url: base_url(env, ANTHROPIC_BASE_URL)?
+                    .unwrap_or_else(|| Self::ANTHROPIC_DEFAULT_BASE_URL.into()),
+                model: non_empty(env, ANTHROPIC_MODEL)
+                    .unwrap_or_else(|| Self::ANTHROPIC_DEFAULT_MODEL.into()),
+            }),
+        };
+        let openai_key = non_empty(env, OPENAI_API_KEY).map(Secret::new);
+        let openai = match (base_url(env, OPENAI_BASE_URL)?, openai_key) {
+            (None, None) => None,
+            (url, api_key) => Some(OpenAiSettings {
+                api_key,
+                base_url: url.unwrap_or_else(|| Self::OPENAI_DEFAULT_BASE_URL.into()),
+                model: non_empty(env, OPENAI_MODEL)
+                    .unwrap_or_else(|| Self::OPENAI_DEFAULT_MODEL.into()),
+            }),
+        };
+        let worker = base_url(env, AI_WORKER_URL)?.map(|url| WorkerSettings {
+            url,
+            secret: non_empty(env, AI_WORKER_SECRET).map(Secret::new),
+        });
+        let configured = |id: &str| match id {
+            "anthropic" => anthropic.is_some(),
+            "openai" => openai.is_some(),
+            "worker" => worker.is_some(),
+            _ => true,
+        };
+        let default_provider = match non_empty(env, DEFAULT_PROVIDER) {
+            None => PROVIDER_IDS
+                .into_iter()
+                .find(|id| configured(id))
+                .unwrap_or("demo"),
+            Some(v) => {
+                let v = v.to_ascii_lowercase();
+                let id = PROVIDER_IDS
+                    .into_iter()
+                    .find(|id| *id == v)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            DEFAULT_PROVIDER,
+                            format!("must be one of {}, got `{v}`", PROVIDER_IDS.join(", ")),
+                        )
+                    })?;
+                if !configured(id) {
+                    let needs = match id {
+                        "anthropic" => ANTHROPIC_API_KEY,
+                        "openai" => OPENAI_BASE_URL,
+                        _ => AI_WORKER_URL,
+                    };
+                    return Err(ConfigError::new(
+                        DEFAULT_PROVIDER,
+                        format!("names `{id}`, which is not configured ({needs} is unset)"),
+                    ));
+                }
+                id
+            }
+        };
+        Ok(Self {
+            anthropic,
+            openai,
+            worker,
+            default_provider,
+            limits: ProviderLimits::from_env(env)?,
+        })
+    }
+}
+
+/// An optional http(s) base URL, without a trailing `/`.
+fn base_url(env: &impl Lookup, name: &'static str) -> Result<Option<String>, ConfigError> {
+    let Some(url) = non_empty(env, name) else {
+        return Ok(None);
+    };
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => {
+            Ok(Some(url.trim_end_matches('/').to_string()))
+        }
+        // The value is not echoed: a mistyped variable could hold a key.
+        _ => Err(ConfigError::new(
+            name,
+            "must be an http:// or https:// URL with a host",
+        )),
+    }
+}
+
 /// Everything `webedt-api` reads from its environment, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -277,6 +527,7 @@ pub struct Settings {
     pub log_format: LogFormat,
     pub auth: AuthSettings,
     pub demo: DemoSettings,
+    pub providers: ProviderSettings,
 }
 
 impl Settings {
@@ -368,6 +619,7 @@ impl Settings {
             log_format,
             auth,
             demo,
+            providers: ProviderSettings::from_env(env)?,
         })
     }
 }
@@ -460,8 +712,13 @@ mod tests {
         let s = Settings::from_env(&env(&[])).unwrap();
         for doc in crate::VARS {
             let Some(default) = doc.default else { continue };
-            let rendered: Vec<(&str, String)> =
-                [s.pool.to_env(), s.orphans.to_env(), s.shutdown.to_env()].concat();
+            let rendered: Vec<(&str, String)> = [
+                s.pool.to_env(),
+                s.orphans.to_env(),
+                s.shutdown.to_env(),
+                s.providers.limits.to_env(),
+            ]
+            .concat();
             if let Some((_, v)) = rendered.iter().find(|(k, _)| *k == doc.name) {
                 assert_eq!(v, default, "{}", doc.name);
             }
@@ -494,7 +751,19 @@ mod tests {
             timeout_ms: 10,
             lb_drain_delay_ms: 0,
         };
-        let rendered = [pool.to_env(), orphans.to_env(), shutdown.to_env()].concat();
+        let limits = ProviderLimits {
+            connect_timeout_ms: 300,
+            idle_timeout_ms: 700,
+            history_max_chars: 0,
+        };
+        let rendered = [
+            pool.to_env(),
+            orphans.to_env(),
+            shutdown.to_env(),
+            limits.to_env(),
+        ]
+        .concat();
+        assert_eq!(ProviderLimits::from_env(&rendered).unwrap(), limits);
         assert_eq!(PoolSettings::from_env(&rendered).unwrap(), pool);
         assert_eq!(OrphanSettings::from_env(&rendered).unwrap(), orphans);
         assert_eq!(ShutdownSettings::from_env(&rendered).unwrap(), shutdown);
@@ -539,6 +808,34 @@ mod tests {
             (&[(SESSION_SECRET, "short")], SESSION_SECRET),
             (&[(ALLOWED_ORIGINS, "example.com")], ALLOWED_ORIGINS),
             (&[(BODY_LIMIT_BYTES, "0")], BODY_LIMIT_BYTES),
+            (&[(DEFAULT_PROVIDER, "gemini")], DEFAULT_PROVIDER),
+            (&[(DEFAULT_PROVIDER, "anthropic")], DEFAULT_PROVIDER),
+            (
+                &[(DEFAULT_PROVIDER, "worker"), (ANTHROPIC_API_KEY, "k")],
+                DEFAULT_PROVIDER,
+            ),
+            (
+                &[
+                    (ANTHROPIC_API_KEY, "k"),
+                    (ANTHROPIC_BASE_URL, "api.anthropic.com"),
+                ],
+                ANTHROPIC_BASE_URL,
+            ),
+            (&[(OPENAI_BASE_URL, "localhost:11434/v1")], OPENAI_BASE_URL),
+            (&[(AI_WORKER_URL, "ftp://worker")], AI_WORKER_URL),
+            (&[(AI_WORKER_URL, "http://")], AI_WORKER_URL),
+            (
+                &[(PROVIDER_CONNECT_TIMEOUT_MS, "0")],
+                PROVIDER_CONNECT_TIMEOUT_MS,
+            ),
+            (
+                &[(PROVIDER_IDLE_TIMEOUT_MS, "soon")],
+                PROVIDER_IDLE_TIMEOUT_MS,
+            ),
+            (
+                &[(PROVIDER_HISTORY_MAX_CHARS, "-5")],
+                PROVIDER_HISTORY_MAX_CHARS,
+            ),
         ];
         for (pairs, var) in cases {
             let err = Settings::from_env(&env(pairs)).unwrap_err();
@@ -582,5 +879,69 @@ mod tests {
     fn container_id_prefers_its_own_variable() {
         let s = Settings::from_env(&env(&[(CONTAINER_ID, "c-9"), (HOSTNAME, "pod-1")])).unwrap();
         assert_eq!(s.container_id, "c-9");
+    }
+
+    #[test]
+    fn providers_are_enabled_by_configuration_with_an_ordered_default() {
+        let s = Settings::from_env(&env(&[])).unwrap().providers;
+        assert!(s.anthropic.is_none() && s.openai.is_none() && s.worker.is_none());
+        assert_eq!(s.default_provider, "demo");
+
+        let s = ProviderSettings::from_env(&env(&[
+            (AI_WORKER_URL, "http://worker:8080/"),
+            (OPENAI_BASE_URL, "http://localhost:11434/v1/"),
+            (OPENAI_MODEL, "llama3.1"),
+        ]))
+        .unwrap();
+        assert_eq!(s.default_provider, "openai");
+        let openai = s.openai.unwrap();
+        assert_eq!(openai.base_url, "http://localhost:11434/v1");
+        assert_eq!(openai.model, "llama3.1");
+        assert!(openai.api_key.is_none());
+        assert_eq!(s.worker.unwrap().url, "http://worker:8080");
+
+        let s = ProviderSettings::from_env(&env(&[
+            (ANTHROPIC_API_KEY, "sk-ant-x"),
+            (OPENAI_API_KEY, "sk-openai"),
+            (AI_WORKER_URL, "https://worker"),
+            (DEFAULT_PROVIDER, "Worker"),
+        ]))
+        .unwrap();
+        assert_eq!(s.default_provider, "worker");
+        let a = s.anthropic.unwrap();
+        assert_eq!(a.base_url, ProviderSettings::ANTHROPIC_DEFAULT_BASE_URL);
+        assert_eq!(a.model, ProviderSettings::ANTHROPIC_DEFAULT_MODEL);
+        assert_eq!(a.api_key.expose(), "sk-ant-x");
+        let o = s.openai.unwrap();
+        assert_eq!(
+            o.base_url, "https://api.openai.com/v1",
+            "key alone means OpenAI"
+        );
+        assert_eq!(o.model, ProviderSettings::OPENAI_DEFAULT_MODEL);
+
+        let s = ProviderSettings::from_env(&env(&[
+            (ANTHROPIC_API_KEY, "k"),
+            (DEFAULT_PROVIDER, "demo"),
+        ]))
+        .unwrap();
+        assert_eq!(s.default_provider, "demo");
+    }
+
+    #[test]
+    fn keys_never_appear_in_debug_output_or_errors() {
+        let key = "sk-very-secret-value-42";
+        let s = Settings::from_env(&env(&[
+            (ANTHROPIC_API_KEY, key),
+            (OPENAI_API_KEY, key),
+            (AI_WORKER_URL, "http://w"),
+            (AI_WORKER_SECRET, key),
+        ]))
+        .unwrap();
+        let shown = format!("{s:?} {:#?}", s.providers);
+        assert!(!shown.contains(key), "{shown}");
+        assert!(shown.contains("AnthropicSettings"), "{shown}");
+        // A key pasted into a URL variable is not echoed by the error either.
+        let err = Settings::from_env(&env(&[(AI_WORKER_URL, key)])).unwrap_err();
+        assert!(!err.to_string().contains(key), "{err}");
     }
 }

@@ -137,7 +137,11 @@ pub const VARS: &[VarDoc] = &[
         Some("https://api.anthropic.com"),
         "Anthropic API base URL.",
     ),
-    var(ANTHROPIC_MODEL, None, "Default Anthropic model."),
+    var(
+        ANTHROPIC_MODEL,
+        Some("claude-sonnet-4-5"),
+        "Anthropic model used by runs (the one listed by `GET /api/providers`).",
+    ),
     var(
         OPENAI_API_KEY,
         None,
@@ -146,9 +150,13 @@ pub const VARS: &[VarDoc] = &[
     var(
         OPENAI_BASE_URL,
         None,
-        "Enables the `openai` provider: any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp, LiteLLM).",
+        "Enables the `openai` provider: any OpenAI-compatible server (OpenAI, Ollama, vLLM, llama.cpp, LiteLLM), including `/v1`. Defaults to `https://api.openai.com/v1` when only `OPENAI_API_KEY` is set.",
     ),
-    var(OPENAI_MODEL, None, "Default OpenAI-compatible model."),
+    var(
+        OPENAI_MODEL,
+        Some("gpt-4o-mini"),
+        "Model name sent to the OpenAI-compatible server (e.g. `llama3.1` for Ollama).",
+    ),
     var(
         AI_WORKER_URL,
         None,
@@ -158,6 +166,21 @@ pub const VARS: &[VarDoc] = &[
         AI_WORKER_SECRET,
         None,
         "Bearer secret sent to the self-hosted worker.",
+    ),
+    var(
+        PROVIDER_CONNECT_TIMEOUT_MS,
+        Some("10000"),
+        "Longest wait to connect to an AI provider; the run then ends with an error.",
+    ),
+    var(
+        PROVIDER_IDLE_TIMEOUT_MS,
+        Some("120000"),
+        "Longest silence from an AI provider (before its answer starts or between two chunks); the run then ends with an error.",
+    ),
+    var(
+        PROVIDER_HISTORY_MAX_CHARS,
+        Some("200000"),
+        "Characters of earlier conversation (user messages and assistant text, newest kept) sent to the provider with a follow-up.",
     ),
 ];
 

@@ -45,11 +45,10 @@ impl Runs {
     }
 }
 
-const MAX_HISTORY_CHARS: usize = 200_000;
-
 /// The conversation so far, from stored events: user prompts and assistant text, newest kept
-/// when over budget.
+/// when over budget (`PROVIDER_HISTORY_MAX_CHARS`).
 async fn history(state: &AppState, session: Uuid) -> AppResult<Vec<Turn>> {
+    let budget = state.config.settings.providers.limits.history_max_chars;
     let rows: Vec<(String, Value)> = sqlx::query_as(
         "SELECT type, data FROM events WHERE chat_session_id = $1
          AND type IN ('user_message', 'assistant_message') ORDER BY seq",
@@ -82,7 +81,7 @@ async fn history(state: &AppState, session: Uuid) -> AppResult<Vec<Turn>> {
         .rev()
         .take_while(|t| {
             total += t.text.len();
-            total <= MAX_HISTORY_CHARS
+            total <= budget
         })
         .count();
     Ok(turns.split_off(turns.len() - keep))
@@ -176,6 +175,7 @@ pub async fn start(
     drop(conn);
 
     let request = RunRequest {
+        session: session.id,
         prompt,
         history,
         model,

@@ -10,6 +10,7 @@ mod health;
 mod jobs;
 mod metrics;
 mod migrations;
+mod providers;
 mod runs;
 mod shutdown;
 mod sse;

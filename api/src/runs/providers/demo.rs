@@ -21,23 +21,28 @@ impl Demo {
     }
 }
 
-/// The scripted answer, cut into `count` deltas.
+/// The scripted answer, cut into exactly `count` deltas on word boundaries (so the tool call in
+/// the middle never splits a word); long runs get numbered filler steps.
 pub fn script(prompt: &str, count: u32) -> Vec<String> {
     let shown: String = prompt.chars().take(80).collect();
-    let text = format!(
+    let mut text = format!(
         "This is the **demo provider** (no AI model is called). You asked: \"{shown}\". \
          A real provider would now plan the change, read the relevant files and edit them; \
          this demo streams a fixed answer instead, so you can watch a run stream, reload the \
-         page mid-way, switch replicas and stop it.\n\n```rust\nfn main() {{\n    println!(\"hello from the demo\");\n}}\n```\n"
+         page mid-way, switch replicas and stop it. "
     );
     let count = count.max(1) as usize;
-    let chars: Vec<char> = text.chars().collect();
-    let per = chars.len().div_ceil(count).max(1);
-    let mut parts: Vec<String> = chars.chunks(per).map(|c| c.iter().collect()).collect();
-    // Always exactly `count` deltas, so tests can count them.
-    while parts.len() < count {
-        parts.push(".".into());
+    let mut step = 1;
+    while text.split_inclusive(' ').count() < count {
+        text.push_str(&format!("Demo step {step} done. "));
+        step += 1;
     }
+    let words: Vec<&str> = text.split_inclusive(' ').collect();
+    let mut parts: Vec<String> = (0..count)
+        .map(|i| words[i * words.len() / count..(i + 1) * words.len() / count].concat())
+        .collect();
+    parts[count - 1]
+        .push_str("\n\n```rust\nfn main() {\n    println!(\"hello from the demo\");\n}\n```\n");
     parts
 }
 
@@ -103,6 +108,9 @@ mod tests {
         for n in [1, 3, 40, 500] {
             let parts = script("hello", n);
             assert_eq!(parts.len(), n as usize);
+            assert!(parts.iter().all(|p| !p.is_empty()), "no empty delta");
+            // Word boundaries: every delta but the last ends with a space.
+            assert!(parts[..parts.len() - 1].iter().all(|p| p.ends_with(' ')));
         }
         assert!(script("x", 40).concat().contains("demo provider"));
     }

@@ -2,14 +2,22 @@
 //! stream of normalised events; the run machinery stores them, so neither the UI nor the event
 //! log needs provider-specific code. Dropping the stream aborts the upstream request.
 
+mod anthropic;
 mod demo;
+mod http;
+mod openai;
+mod sse;
+mod worker;
 
 use futures::stream::BoxStream;
 use serde::Serialize;
 use serde_json::Value;
 use std::sync::Arc;
 
+pub use anthropic::Anthropic;
 pub use demo::Demo;
+pub use openai::OpenAi;
+pub use worker::Worker;
 
 use crate::error::{AppError, AppResult};
 
@@ -28,6 +36,8 @@ pub enum Role {
 
 #[derive(Debug, Clone)]
 pub struct RunRequest {
+    /// The chat session (the worker protocol's `chatSessionId`).
+    pub session: uuid::Uuid,
     pub prompt: String,
     pub history: Vec<Turn>,
     pub model: String,
@@ -51,6 +61,42 @@ pub enum ProviderEvent {
         output_tokens: u64,
         cost_usd: Option<f64>,
     },
+}
+
+impl RunRequest {
+    /// The conversation as alternating turns that start with the user and end with this run's
+    /// prompt: empty turns dropped, consecutive turns of one role joined (a run that failed
+    /// before answering leaves two user turns in a row), a leading assistant turn (history
+    /// trimmed mid-conversation) dropped. What the chat APIs accept.
+    pub fn conversation(&self) -> Vec<Turn> {
+        let mut turns: Vec<Turn> = Vec::with_capacity(self.history.len() + 1);
+        let all = self.history.iter().cloned().chain(std::iter::once(Turn {
+            role: Role::User,
+            text: self.prompt.clone(),
+        }));
+        for turn in all {
+            if turn.text.trim().is_empty() || (turns.is_empty() && turn.role == Role::Assistant) {
+                continue;
+            }
+            match turns.last_mut() {
+                Some(last) if last.role == turn.role => {
+                    last.text.push_str("\n\n");
+                    last.text.push_str(&turn.text);
+                }
+                _ => turns.push(turn),
+            }
+        }
+        turns
+    }
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+        }
+    }
 }
 
 /// A failure worded for the person who started the run; it becomes the stored `error` event.
@@ -82,11 +128,24 @@ pub struct Providers {
 }
 
 impl Providers {
+    /// The configured providers in the order anthropic, openai, worker, demo (always there).
     pub fn from_settings(settings: &webedt_contract::Settings) -> Self {
-        let demo: Arc<dyn Provider> = Arc::new(Demo::new(&settings.demo));
+        let p = &settings.providers;
+        let http = http::Http::new(&p.limits);
+        let mut list: Vec<Arc<dyn Provider>> = Vec::new();
+        if let Some(a) = &p.anthropic {
+            list.push(Arc::new(Anthropic::new(http.clone(), a.clone())));
+        }
+        if let Some(o) = &p.openai {
+            list.push(Arc::new(OpenAi::new(http.clone(), o.clone())));
+        }
+        if let Some(w) = &p.worker {
+            list.push(Arc::new(Worker::new(http.clone(), w.clone())));
+        }
+        list.push(Arc::new(Demo::new(&settings.demo)));
         Self {
-            list: vec![demo],
-            default: "demo",
+            list,
+            default: p.default_provider,
         }
     }
 
@@ -129,5 +188,41 @@ impl Providers {
                 default: p.id() == self.default,
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn turn(role: Role, text: &str) -> Turn {
+        Turn {
+            role,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn conversation_alternates_starting_with_the_user_and_ends_with_the_prompt() {
+        let request = RunRequest {
+            session: uuid::Uuid::nil(),
+            prompt: "third".into(),
+            history: vec![
+                turn(Role::Assistant, "cut-off answer"),
+                turn(Role::User, "first"),
+                turn(Role::Assistant, ""),
+                turn(Role::User, "second"),
+                turn(Role::Assistant, "answer"),
+            ],
+            model: "m".into(),
+        };
+        assert_eq!(
+            request.conversation(),
+            vec![
+                turn(Role::User, "first\n\nsecond"),
+                turn(Role::Assistant, "answer"),
+                turn(Role::User, "third"),
+            ]
+        );
     }
 }
