@@ -206,7 +206,9 @@ def p4():
     received = [0]
     def reader(sid):
         s = socket.create_connection(("127.0.0.1", port_b))
-        s.sendall(f"GET /api/sessions/{sid}/events/stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\r\n".encode())
+        # Connection: close, so the socket ends when the stream does (after the terminal event).
+        s.sendall(f"GET /api/sessions/{sid}/events/stream HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+                  f"Authorization: Bearer {token}\r\n\r\n".encode())
         while True:
             data = s.recv(65536)
             if not data:
