@@ -73,29 +73,37 @@ fn config_error(e: &ConfigError) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn serve(mut settings: Settings) -> ExitCode {
-    // Local development: no DATABASE_URL means "bring your own PostgreSQL up for me".
-    let _local = if settings.database_url.is_none() {
-        match local::start(&local::state_dir()).await {
-            Ok(db) => {
-                tracing::info!(
-                    data = %db.cluster.dir().display(),
-                    port = db.cluster.port(),
-                    "started a private PostgreSQL for local development"
-                );
-                settings.database_url = Some(db.url.clone());
-                if settings.session_secret.is_none() {
-                    settings.session_secret = Some(db.session_secret.clone());
-                }
-                Some(db)
+/// Local development: with no DATABASE_URL, start (or reuse) the private PostgreSQL under
+/// `.webedt/` and point the settings at it, with the generated session secret unless one is set.
+/// The returned handle stops that PostgreSQL when dropped.
+async fn local_database(settings: &mut Settings) -> Result<Option<local::LocalDatabase>, ExitCode> {
+    if settings.database_url.is_some() {
+        return Ok(None);
+    }
+    match local::start(&local::state_dir()).await {
+        Ok(db) => {
+            tracing::info!(
+                data = %db.cluster.dir().display(),
+                port = db.cluster.port(),
+                "started a private PostgreSQL for local development"
+            );
+            settings.database_url = Some(db.url.clone());
+            if settings.session_secret.is_none() {
+                settings.session_secret = Some(db.session_secret.clone());
             }
-            Err(e) => {
-                eprintln!("webedt-api: cannot start a local PostgreSQL: {e:#}");
-                return ExitCode::FAILURE;
-            }
+            Ok(Some(db))
         }
-    } else {
-        None
+        Err(e) => {
+            eprintln!("webedt-api: cannot start a local PostgreSQL: {e:#}");
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
+async fn serve(mut settings: Settings) -> ExitCode {
+    let _local = match local_database(&mut settings).await {
+        Ok(l) => l,
+        Err(code) => return code,
     };
     let config = match Config::new(settings) {
         Ok(c) => c,
@@ -130,19 +138,9 @@ async fn serve(mut settings: Settings) -> ExitCode {
 }
 
 async fn migrate(mut settings: Settings) -> ExitCode {
-    let _local = if settings.database_url.is_none() {
-        match local::start(&local::state_dir()).await {
-            Ok(db) => {
-                settings.database_url = Some(db.url.clone());
-                Some(db)
-            }
-            Err(e) => {
-                eprintln!("webedt-api: cannot start a local PostgreSQL: {e:#}");
-                return ExitCode::FAILURE;
-            }
-        }
-    } else {
-        None
+    let _local = match local_database(&mut settings).await {
+        Ok(l) => l,
+        Err(code) => return code,
     };
     // Migrating needs no session secret; fill a throwaway one so validation passes.
     if settings.session_secret.is_none() {
