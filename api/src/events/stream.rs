@@ -102,7 +102,7 @@ async fn pump(
                             break Wake::CatchUp;
                         }
                         state.metrics.runs.observe_delivery_lag(&event);
-                        if tx.send(super::stream::to_sse(&event)).await.is_err() {
+                        if tx.send(to_sse(&event)).await.is_err() {
                             break Wake::Closed;
                         }
                         last = event.seq;

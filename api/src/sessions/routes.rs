@@ -174,7 +174,8 @@ struct RenameBody {
     title: String,
 }
 
-/// Runs `sql` (which must return the session's columns) for an owned session and announces
+/// Runs `sql` ($1 id, $2 owner, $3 the title when given; returning the session's columns) for
+/// an owned session and announces
 /// `kind` to the owner's other tabs and replicas.
 async fn update_owned(
     state: &AppState,
@@ -186,10 +187,11 @@ async fn update_owned(
 ) -> AppResult<Session> {
     let mut conn = state.db.acquire().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
-    let session: Session = sqlx::query_as(sql)
-        .bind(id)
-        .bind(user)
-        .bind(title)
+    let mut query = sqlx::query_as(sql).bind(id).bind(user);
+    if let Some(title) = title {
+        query = query.bind(title);
+    }
+    let session: Session = query
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -223,7 +225,7 @@ async fn soft_delete(
     let id = parse_id(&id)?;
     let sql = concat!(
         "UPDATE chat_sessions SET deleted_at = coalesce(deleted_at, now()), updated_at = now()
-         WHERE id = $1 AND user_id = $2 AND ($3::text IS NULL OR true) RETURNING ",
+         WHERE id = $1 AND user_id = $2 RETURNING ",
         session_columns!()
     );
     update_owned(&state, auth.user.id, id, sql, None, "deleted").await?;
@@ -238,7 +240,7 @@ async fn restore(
     let id = parse_id(&id)?;
     let sql = concat!(
         "UPDATE chat_sessions SET deleted_at = NULL, updated_at = now()
-         WHERE id = $1 AND user_id = $2 AND ($3::text IS NULL OR true) RETURNING ",
+         WHERE id = $1 AND user_id = $2 RETURNING ",
         session_columns!()
     );
     Ok(Json(

@@ -479,3 +479,34 @@ async fn bad_input_gets_its_code() {
     let wrong = error_code(login(&a, "known@example.com", "password 999").await).await;
     assert_eq!(unknown, wrong);
 }
+
+#[tokio::test]
+async fn the_purge_job_removes_expired_sessions_and_aged_failures_only() {
+    let a = app().spawn().await;
+    let (kept, _) = register(&a, "keep@example.com", "password 123").await;
+    let (_gone, _) = register(&a, "gone@example.com", "password 123").await;
+    login(&a, "keep@example.com", "wrong password").await;
+    let pool = a.state.db.pool();
+    sqlx::query(
+        "UPDATE auth_sessions SET expires_at = now() - interval '1 minute'
+         WHERE user_id = (SELECT id FROM users WHERE email = 'gone@example.com')",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+    sqlx::query("INSERT INTO login_failures (email, ip, failed_at) VALUES ('old@example.com', '1.2.3.4', now() - interval '1 hour')")
+        .execute(pool)
+        .await
+        .unwrap();
+    let result = (webedt_api::auth::purge::job().run)(pool.clone())
+        .await
+        .unwrap();
+    assert_eq!(result["expiredSessions"], 1, "{result}");
+    assert_eq!(result["loginFailures"], 1, "{result}");
+    assert_eq!(session_status(&a, &kept).await, 200);
+    let failures: i64 = sqlx::query_scalar("SELECT count(*) FROM login_failures")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(failures, 1, "the recent failure stays");
+}

@@ -750,3 +750,36 @@ async fn a_follow_up_is_a_new_run_on_the_same_session() {
     let seqs: Vec<i64> = stored.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
     assert_contiguous(&seqs, 1);
 }
+
+/// A replica that comes back with the id of a dead process ends that process's runs at start,
+/// without waiting for the orphan timeout (30 minutes by default here).
+#[tokio::test]
+async fn a_replica_restarting_with_the_same_id_ends_its_leftover_runs_at_once() {
+    let db = fresh_database().await;
+    let a = app().database(&db).spawn().await;
+    let token = user(&a, "phoenix@example.com").await;
+    let id = create_session(&a, &token).await;
+    // What a crashed process with id "phoenix" left behind: a running session and its run row.
+    sqlx::query("UPDATE chat_sessions SET status = 'running' WHERE id = $1::uuid")
+        .bind(&id)
+        .execute(a.state.db.pool())
+        .await
+        .unwrap();
+    sqlx::query(
+        "INSERT INTO active_runs (chat_session_id, run_id, owner) VALUES ($1::uuid, gen_random_uuid(), 'phoenix')",
+    )
+    .bind(&id)
+    .execute(a.state.db.pool())
+    .await
+    .unwrap();
+    let b = app()
+        .database(&db)
+        .env(CONTAINER_ID, "phoenix")
+        .spawn()
+        .await;
+    let done = wait_finished(&b, &token, &id, Duration::from_secs(10)).await;
+    assert_eq!(done["status"], "error");
+    assert_eq!(done["lastError"], "run lost: replica phoenix restarted");
+    let stored = events(&b, &token, &id).await;
+    assert_eq!(stored.iter().filter(|e| e["type"] == "error").count(), 1);
+}
