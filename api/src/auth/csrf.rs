@@ -5,32 +5,32 @@
 //! neither header is refused. Bearer-token requests carry no ambient credential and are exempt.
 //! (tower-http's layer lets header-less requests through and answers in plain text.)
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{Method, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::extract::cookie_token;
 use crate::error::AppError;
 use crate::state::AppState;
 
-pub async fn protect(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The 403 to send when a cookie-authenticated unsafe request is not from our pages, else `None`.
+/// Called by the one request middleware (`http::middleware::Edge`) before the handler runs.
+pub fn refusal(state: &AppState, req: &Request) -> Option<Response> {
     if is_safe(req.method())
         || req.headers().contains_key(header::AUTHORIZATION)
         || cookie_token(req.headers()).is_none()
+        || allowed(req, &state.config.settings.auth.allowed_origins)
     {
-        return next.run(req).await;
+        return None;
     }
-    if allowed(&req, &state.config.settings.auth.allowed_origins) {
-        next.run(req).await
-    } else {
+    Some(
         AppError::Forbidden {
             code: "csrf",
             message: "cross-site request refused: send Origin or Sec-Fetch-Site from this site"
                 .into(),
         }
-        .into_response()
-    }
+        .into_response(),
+    )
 }
 
 fn is_safe(method: &Method) -> bool {

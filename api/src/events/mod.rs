@@ -11,7 +11,7 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 pub use routes::router;
-pub use stream::{StreamEnd, session_stream};
+pub use stream::session_stream;
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]

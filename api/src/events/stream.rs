@@ -12,8 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::StoredEvent;
@@ -24,14 +23,6 @@ const PAGE: i64 = 1000;
 /// Safety net only: run ends arrive as NOTIFYs; this catches anything that slipped through.
 const RECHECK: Duration = Duration::from_secs(30);
 
-#[derive(Debug, PartialEq, Eq)]
-pub enum StreamEnd {
-    /// No run is active and everything stored has been sent.
-    Idle,
-    /// The server is shutting down; the client should reconnect elsewhere.
-    Shutdown,
-}
-
 pub fn to_sse(event: &StoredEvent) -> Event {
     Event::default()
         .id(event.seq.to_string())
@@ -40,18 +31,74 @@ pub fn to_sse(event: &StoredEvent) -> Event {
 }
 
 /// Streams session `session` from after `last` (0 = from the start).
+///
+/// The response body *is* the pump: no task and no channel per stream. Hyper polls it when the
+/// socket can take more, and a client that goes away drops it (and its subscription). An idle
+/// stream is then only its subscription and its connection buffers (BENCHMARKS.md P3).
 pub fn session_stream(state: AppState, session: Uuid, last: i64) -> Response {
-    let (tx, rx) = mpsc::channel::<Event>(256);
     // Subscribe before the first read so nothing committed in between is missed.
     let sub = state.hub.subscribe_session(session);
-    tokio::spawn(async move {
+    let frames = async_stream::stream! {
         let _open = state.metrics.runs.stream_opened();
-        let _ = tx.send(Event::default().comment("connected")).await;
-        let end = pump(&state, session, last, sub, &tx).await;
-        tracing::debug!(%session, ?end, "event stream ended");
-    });
-    let stream = ReceiverStream::new(rx).map(Ok::<_, Infallible>);
-    let mut response = Sse::new(stream)
+        yield Event::default().comment("connected");
+        let mut pump = Pump { state: &state, session, last, sub };
+        let stop = state.lifecycle.streams().clone();
+        // Set once no run is active: one more read covers events committed with the run's end.
+        let mut finishing = false;
+        loop {
+            if stop.is_cancelled() {
+                tracing::debug!(%session, "event stream ended: shutdown");
+                break;
+            }
+            // 1. Everything stored after `last`, page by page.
+            loop {
+                let Some(page) = pump.next_page().await else { return };
+                let full = page.len() as i64 == PAGE;
+                for event in page {
+                    yield to_sse(&event);
+                }
+                if !full {
+                    break;
+                }
+            }
+            if finishing {
+                tracing::debug!(%session, "event stream ended: idle");
+                break;
+            }
+            // 2. Nothing running: read once more, then end.
+            if !run_active(pump.state, session).await {
+                finishing = true;
+                continue;
+            }
+            // 3. Live, until something sends us back to the database.
+            loop {
+                let signal = tokio::select! {
+                    _ = stop.cancelled() => break,
+                    _ = tokio::time::sleep(RECHECK) => break,
+                    signal = pump.sub.rx.recv() => signal,
+                };
+                match signal {
+                    Ok(EventSignal::Event(event)) => {
+                        if event.seq <= pump.last {
+                            continue;
+                        }
+                        if event.seq != pump.last + 1 {
+                            break;
+                        }
+                        pump.state.metrics.runs.observe_delivery_lag(&event);
+                        pump.last = event.seq;
+                        yield to_sse(&event);
+                        if event.is_terminal() {
+                            break;
+                        }
+                    }
+                    Ok(EventSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }
+    };
+    let mut response = Sse::new(frames.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
     let headers = response.headers_mut();
@@ -60,94 +107,29 @@ pub fn session_stream(state: AppState, session: Uuid, last: i64) -> Response {
     response
 }
 
-enum Wake {
-    CatchUp,
-    Closed,
-    Shutdown,
+/// Where a stream stands: the last seq sent and the live subscription.
+struct Pump<'a> {
+    state: &'a AppState,
+    session: Uuid,
+    last: i64,
+    sub: crate::realtime::Subscription<EventSignal>,
 }
 
-async fn pump(
-    state: &AppState,
-    session: Uuid,
-    mut last: i64,
-    mut sub: crate::realtime::Subscription<EventSignal>,
-    tx: &mpsc::Sender<Event>,
-) -> Option<StreamEnd> {
-    let stop = state.lifecycle.streams().clone();
-    loop {
-        if stop.is_cancelled() {
-            return Some(StreamEnd::Shutdown);
-        }
-        // 1. Everything stored after `last`.
-        if !catch_up(state, session, &mut last, tx).await? {
-            return None;
-        }
-        // 2. Nothing running: one final read covers events committed with the run's end.
-        if !run_active(state, session).await {
-            catch_up(state, session, &mut last, tx).await?;
-            return Some(StreamEnd::Idle);
-        }
-        // 3. Live, until something sends us back to the database.
-        let wake = loop {
-            tokio::select! {
-                _ = stop.cancelled() => break Wake::Shutdown,
-                _ = tx.closed() => break Wake::Closed,
-                _ = tokio::time::sleep(RECHECK) => break Wake::CatchUp,
-                signal = sub.rx.recv() => match signal {
-                    Ok(EventSignal::Event(event)) => {
-                        if event.seq <= last {
-                            continue;
-                        }
-                        if event.seq != last + 1 {
-                            break Wake::CatchUp;
-                        }
-                        state.metrics.runs.observe_delivery_lag(&event);
-                        if tx.send(to_sse(&event)).await.is_err() {
-                            break Wake::Closed;
-                        }
-                        last = event.seq;
-                        if event.is_terminal() {
-                            break Wake::CatchUp;
-                        }
-                    }
-                    Ok(EventSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                        break Wake::CatchUp;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => break Wake::Closed,
+impl Pump<'_> {
+    /// The next page of stored events after `last` (advancing `last`); `None` when the database
+    /// failed, which ends the stream (the client resumes with its Last-Event-ID).
+    async fn next_page(&mut self) -> Option<Vec<StoredEvent>> {
+        match super::list_after(self.state.db.pool(), self.session, self.last, PAGE).await {
+            Ok(page) => {
+                if let Some(event) = page.last() {
+                    self.last = event.seq;
                 }
+                Some(page)
             }
-        };
-        match wake {
-            Wake::CatchUp => continue,
-            Wake::Closed => return None,
-            Wake::Shutdown => return Some(StreamEnd::Shutdown),
-        }
-    }
-}
-
-/// Sends stored events after `last`. `None` when the client is gone; `Some(false)` never.
-async fn catch_up(
-    state: &AppState,
-    session: Uuid,
-    last: &mut i64,
-    tx: &mpsc::Sender<Event>,
-) -> Option<bool> {
-    loop {
-        let page = match super::list_after(state.db.pool(), session, *last, PAGE).await {
-            Ok(p) => p,
             Err(e) => {
-                // The database blipped: end the stream; the client resumes from `last`.
-                tracing::warn!(%session, error = %e, "event replay failed");
-                return None;
+                tracing::warn!(session = %self.session, error = %e, "event replay failed");
+                None
             }
-        };
-        let full = page.len() as i64 == PAGE;
-        for event in page {
-            tx.send(to_sse(&event)).await.ok()?;
-            *last = event.seq;
-        }
-        if !full {
-            return Some(true);
         }
     }
 }

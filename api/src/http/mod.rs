@@ -2,18 +2,25 @@
 //! passes through.
 
 mod middleware;
+mod serve;
 
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use tower::Layer;
 
 pub use middleware::RequestId;
+pub use serve::serve;
 
 /// Every capability's routes, plus `extra` (tests add routes that must pass through the same
 /// middleware), wrapped in the middleware stack.
-pub fn router(state: AppState, extra: Router<AppState>) -> Router {
+///
+/// The body limit wraps the whole router rather than each route: `Router::layer` nests every
+/// route in one more boxed service, cloned and allocated per request (P1 in BENCHMARKS.md), and
+/// a limit that only sets a request extension works the same from outside.
+pub fn router(state: AppState, extra: Router<AppState>) -> App {
     let body_limit = state.config.settings.http.body_limit_bytes;
-    Router::new()
+    let routes = Router::new()
         .merge(crate::health::router())
         .merge(crate::metrics::router())
         .merge(crate::auth::router())
@@ -22,15 +29,10 @@ pub fn router(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::runs::router())
         .merge(extra)
         .fallback(middleware::not_found)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::auth::csrf::protect,
-        ))
-        .layer(axum::middleware::from_fn(middleware::json_errors))
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            middleware::observe,
-        ))
-        .with_state(state)
+        .layer(middleware::EdgeLayer(state.clone()))
+        .with_state(state);
+    DefaultBodyLimit::max(body_limit).layer(routes)
 }
+
+/// The service `axum::serve` runs.
+pub type App = <DefaultBodyLimit as Layer<Router>>::Service;

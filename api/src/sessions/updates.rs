@@ -8,46 +8,37 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
 use std::convert::Infallible;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::sync::broadcast;
 
 use crate::auth::AuthUser;
 use crate::realtime::UserSignal;
 use crate::state::AppState;
 
+/// The response body is the loop itself (no task, no channel): an idle stream costs only its
+/// subscription and connection buffers, and a client that leaves drops it (BENCHMARKS.md P3).
 pub async fn stream(State(state): State<AppState>, auth: AuthUser) -> Response {
-    let (tx, rx) = mpsc::channel::<Event>(64);
     let mut sub = state.hub.subscribe_user(auth.user.id);
     let stop = state.lifecycle.streams().clone();
-    tokio::spawn(async move {
+    let frames = async_stream::stream! {
         let _open = state.metrics.runs.stream_opened();
-        if tx
-            .send(Event::default().comment("connected"))
-            .await
-            .is_err()
-        {
-            return;
-        }
+        yield Event::default().comment("connected");
         loop {
-            let frame = tokio::select! {
-                _ = stop.cancelled() => return,
-                _ = tx.closed() => return,
-                signal = sub.rx.recv() => match signal {
-                    Ok(UserSignal::Change(change)) => Event::default()
-                        .event("session")
-                        .data(serde_json::to_string(&*change).unwrap_or_default()),
-                    Ok(UserSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
-                        Event::default().event("resync").data("{}")
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return,
-                },
+            let signal = tokio::select! {
+                _ = stop.cancelled() => break,
+                signal = sub.rx.recv() => signal,
             };
-            if tx.send(frame).await.is_err() {
-                return;
-            }
+            yield match signal {
+                Ok(UserSignal::Change(change)) => Event::default()
+                    .event("session")
+                    .data(serde_json::to_string(&*change).unwrap_or_default()),
+                Ok(UserSignal::Resync) | Err(broadcast::error::RecvError::Lagged(_)) => {
+                    Event::default().event("resync").data("{}")
+                }
+                Err(broadcast::error::RecvError::Closed) => break,
+            };
         }
-    });
-    let mut response = Sse::new(ReceiverStream::new(rx).map(Ok::<_, Infallible>))
+    };
+    let mut response = Sse::new(frames.map(Ok::<_, Infallible>))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response();
     response
