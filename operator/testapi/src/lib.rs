@@ -105,6 +105,13 @@ struct Db {
     rolled: HashMap<String, String>,
     /// Simulation side state: when a Job started, per uid.
     job_started: HashMap<String, Instant>,
+    /// Simulation side state: the resourceVersion at which a Deployment's status was found
+    /// final, per uid (skipped until the object changes).
+    settled: HashMap<String, String>,
+    /// uids of the stored objects.
+    uids: std::collections::HashSet<String>,
+    /// An object was stored with an owner that does not exist: collect garbage on the next tick.
+    gc_due: bool,
 }
 
 struct Shared {
@@ -663,20 +670,29 @@ fn render(o: &Obj) -> Value {
     v
 }
 
+/// The stored objects of one resource (all namespaces), in key order.
+fn of_res<'a>(db: &'a Db, res: &ResKey) -> impl Iterator<Item = (&'a ObjKey, &'a Obj)> {
+    let from = ObjKey {
+        res: res.clone(),
+        namespace: String::new(),
+        name: String::new(),
+    };
+    db.objects
+        .range(from..)
+        .take_while(move |(k, _)| k.res == *res)
+}
+
 fn list(db: &Db, t: &Target, q: &HashMap<String, String>) -> Response {
     let f = Filter::new(t, q);
-    let items: Vec<Value> = db
-        .objects
-        .iter()
+    let items: Vec<Value> = of_res(db, &f.res)
         .filter(|(k, o)| f.accepts(&k.res, &k.namespace, &o.value))
         .map(|(_, o)| render(o))
         .collect();
     let (kind, _) = kind_of(&t.plural);
-    ok_json(
-        200,
-        &json!({"apiVersion": t.api_version(), "kind": format!("{kind}List"),
-                "metadata": {"resourceVersion": db.rv.to_string()}, "items": items}),
-    )
+    let mut out = json!({"apiVersion": t.api_version(), "kind": format!("{kind}List"),
+                         "metadata": {"resourceVersion": db.rv.to_string()}});
+    out["items"] = Value::Array(items);
+    ok_json(200, &out)
 }
 
 fn watch_response(s: &Arc<Shared>, t: &Target, q: &HashMap<String, String>) -> Response {
@@ -696,8 +712,7 @@ fn watch_response(s: &Arc<Shared>, t: &Target, q: &HashMap<String, String>) -> R
         } else {
             let replay: VecDeque<Ev> = if from == 0 {
                 // "Any": start with the current state, like the apiserver.
-                db.objects
-                    .iter()
+                of_res(&db, &f.res)
                     .filter(|(k, o)| f.accepts(&k.res, &k.namespace, &o.value))
                     .map(|(k, o)| Ev {
                         rv: db.rv,
@@ -739,9 +754,10 @@ fn watch_response(s: &Arc<Shared>, t: &Target, q: &HashMap<String, String>) -> R
         .chain(live)
         .take_until(tokio::time::sleep_until(deadline))
         .map(|e| {
-            Ok::<_, std::convert::Infallible>(Bytes::from(
-                json!({"type": e.type_, "object": &*e.object}).to_string() + "\n",
-            ))
+            Ok::<_, std::convert::Infallible>(Bytes::from(format!(
+                "{{\"type\":\"{}\",\"object\":{}}}\n",
+                e.type_, e.object
+            )))
         });
     (
         StatusCode::OK,
@@ -910,24 +926,37 @@ fn merge_patch(target: &mut Value, patch: &Value, strategic: bool) {
     }
 }
 
-fn spec_part(v: &Value) -> Value {
-    let mut c = v.clone();
-    if let Some(m) = c.as_object_mut() {
-        m.remove("metadata");
-        m.remove("status");
-        m.remove("apiVersion");
-        m.remove("kind");
+/// Whether two objects are equal in their top-level keys other than `skip`.
+fn eq_except(a: &Value, b: &Value, skip: &[&str]) -> bool {
+    match (a.as_object(), b.as_object()) {
+        (Some(a), Some(b)) => {
+            let kept = |m: &'_ Map<String, Value>| {
+                m.iter()
+                    .filter(|(k, _)| !skip.contains(&k.as_str()))
+                    .count()
+            };
+            kept(a) == kept(b)
+                && a.iter()
+                    .filter(|(k, _)| !skip.contains(&k.as_str()))
+                    .all(|(k, v)| b.get(k) == Some(v))
+        }
+        _ => a == b,
     }
-    c
 }
 
-fn strip_volatile(v: &Value) -> Value {
-    let mut c = v.clone();
-    if let Some(m) = c["metadata"].as_object_mut() {
-        m.remove("resourceVersion");
-        m.remove("managedFields");
-    }
-    c
+/// The spec-like part (everything but metadata, status, apiVersion, kind) is equal.
+fn same_spec(a: &Value, b: &Value) -> bool {
+    eq_except(a, b, &["metadata", "status", "apiVersion", "kind"])
+}
+
+/// Equal but for resourceVersion and managedFields.
+fn same_but_volatile(a: &Value, b: &Value) -> bool {
+    eq_except(a, b, &["metadata"])
+        && eq_except(
+            &a["metadata"],
+            &b["metadata"],
+            &["resourceVersion", "managedFields"],
+        )
 }
 
 fn defaults(plural: &str, v: &mut Value) {
@@ -976,10 +1005,10 @@ fn take_changed(owners: &mut Owners, manager: &str, old: &Value, new: &Value) {
 fn commit(s: &Shared, db: &mut Db, k: &ObjKey, mut new: Value, owners: Owners) -> Value {
     let (kind, _) = kind_of(&k.res.plural);
     if let Some(old) = db.objects.get(&k.clone()) {
-        if strip_volatile(&old.value) == strip_volatile(&new) && old.owners == owners {
+        if old.owners == owners && same_but_volatile(&old.value, &new) {
             return render(old);
         }
-        if spec_part(&old.value) != spec_part(&new) {
+        if !same_spec(&old.value, &new) {
             let g = old.value["metadata"]["generation"].as_i64().unwrap_or(1);
             new["metadata"]["generation"] = json!(g + 1);
         }
@@ -989,6 +1018,16 @@ fn commit(s: &Shared, db: &mut Db, k: &ObjKey, mut new: Value, owners: Owners) -
     }
     db.rv += 1;
     new["metadata"]["resourceVersion"] = json!(db.rv.to_string());
+    if let Some(uid) = new["metadata"]["uid"].as_str() {
+        db.uids.insert(uid.to_string());
+    }
+    if let Some(refs) = new["metadata"]["ownerReferences"].as_array()
+        && refs
+            .iter()
+            .any(|r| !db.uids.contains(r["uid"].as_str().unwrap_or("")))
+    {
+        db.gc_due = true;
+    }
     let finalizing = new["metadata"]["deletionTimestamp"].is_string()
         && new["metadata"]["finalizers"]
             .as_array()
@@ -1032,6 +1071,9 @@ fn remove(s: &Shared, db: &mut Db, k: &ObjKey) {
     let Some(o) = db.objects.remove(k) else {
         return;
     };
+    if let Some(uid) = o.value["metadata"]["uid"].as_str() {
+        db.uids.remove(uid);
+    }
     db.rv += 1;
     let mut v = render(&o);
     v["metadata"]["resourceVersion"] = json!(db.rv.to_string());
@@ -1042,12 +1084,9 @@ fn remove(s: &Shared, db: &mut Db, k: &ObjKey) {
 /// Background garbage collection: deletes objects whose owners are all gone (also ones
 /// created with an owner that no longer exists, as the real collector does).
 fn collect_garbage(s: &Shared, db: &mut Db) {
+    db.gc_due = false;
     loop {
-        let uids: BTreeSet<String> = db
-            .objects
-            .values()
-            .filter_map(|o| o.value["metadata"]["uid"].as_str().map(String::from))
-            .collect();
+        let uids = &db.uids;
         let orphans: Vec<ObjKey> = db
             .objects
             .iter()
@@ -1446,22 +1485,32 @@ fn simulate(s: &Shared) {
         (sim.rollout, sim.job_duration, sim.fail_images.clone())
     };
     let mut db = lock(&s.db);
-    collect_garbage(s, &mut db);
-    let keys: Vec<ObjKey> = db
-        .objects
-        .keys()
-        .filter(|k| k.res.plural == "deployments" || k.res.plural == "jobs")
-        .cloned()
+    if db.gc_due {
+        collect_garbage(s, &mut db);
+    }
+    let res = |group: &str, plural: &str| ResKey {
+        group: group.into(),
+        plural: plural.into(),
+    };
+    let keys: Vec<ObjKey> = of_res(&db, &res("apps", "deployments"))
+        .chain(of_res(&db, &res("batch", "jobs")))
+        .filter(|(_, o)| o.value["metadata"]["deletionTimestamp"].is_null())
+        .filter(|(_, o)| {
+            // A Deployment found settled at this resourceVersion is still settled.
+            let m = &o.value["metadata"];
+            m["uid"]
+                .as_str()
+                .and_then(|uid| db.settled.get(uid))
+                .is_none_or(|rv| m["resourceVersion"].as_str() != Some(rv))
+        })
+        .map(|(k, _)| k.clone())
         .collect();
+    let db: &mut Db = &mut db;
     for k in keys {
         let Some(o) = db.objects.get(&k) else {
             continue;
         };
-        if !o.value["metadata"]["deletionTimestamp"].is_null() {
-            continue;
-        }
-        let v = o.value.clone();
-        let owners = o.owners.clone();
+        let v = &o.value;
         let uid = v["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let new_status = if k.res.plural == "deployments" {
             if !rollout {
@@ -1472,21 +1521,29 @@ fn simulate(s: &Shared) {
             let st = &v["status"];
             let mut updated = st["updatedReplicas"].as_i64().unwrap_or(0);
             let mut ready = st["readyReplicas"].as_i64().unwrap_or(0);
-            if db.rolled.get(&uid) != Some(&hash) {
-                db.rolled.insert(uid.clone(), hash);
+            let new_template = db.rolled.get(&uid) != Some(&hash);
+            if new_template {
                 updated = 0;
             } else {
                 updated = step(updated, desired);
             }
             ready = step(ready, desired);
             let available = ready;
-            json!({
+            let status = json!({
                 "observedGeneration": v["metadata"]["generation"],
                 "replicas": desired, "updatedReplicas": updated,
                 "readyReplicas": ready, "availableReplicas": available,
                 "conditions": [{"type": "Available",
                                 "status": if available >= desired { "True" } else { "False" }}],
-            })
+            });
+            if new_template {
+                db.rolled.insert(uid.clone(), hash);
+            } else if v["status"] == status {
+                let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("");
+                db.settled.insert(uid, rv.to_string());
+                continue;
+            }
+            status
         } else {
             let st = &v["status"];
             if st["succeeded"].as_i64().unwrap_or(0) > 0 || st["failed"].as_i64().unwrap_or(0) > 0 {
@@ -1525,9 +1582,10 @@ fn simulate(s: &Shared) {
             }
         };
         if v["status"] != new_status {
-            let mut n = v;
+            let mut n = v.clone();
             n["status"] = new_status;
-            commit(s, &mut db, &k, n, owners);
+            let owners = o.owners.clone();
+            commit(s, db, &k, n, owners);
         }
     }
 }
