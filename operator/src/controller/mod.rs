@@ -2,7 +2,7 @@
 //!
 //! Each reconcile is one fixed pipeline:
 //! 1. *validate* the `WebEDT` (part 1; pure) — it names the Secrets to read;
-//! 2. *dereference*: the only reads. Every referenced Secret must exist and hold its key; their
+//! 2. *dereference*: every referenced Secret must exist and hold its key; their
 //!    resourceVersions are hashed into the pod template (values are never copied);
 //! 3. *build* the desired objects (part 1; pure);
 //! 4. *apply* with server-side apply, field manager [`MANAGER`], forced: Secrets first (the
@@ -12,11 +12,16 @@
 //! 6. *status*: counts from the Deployment and conditions, written only when they change.
 //!
 //! The controller watches `WebEDT`s, the objects it owns (a manual edit triggers a reconcile
-//! that reverts it) and Secrets (mapped back to the `WebEDT`s that reference them). Errors
+//! that reverts it) and Secrets (mapped back to the `WebEDT`s that reference them). The watches
+//! keep slim caches (metadata, Secret keys without values, Job and Deployment status) that the
+//! reconciler reads before asking the API server, and an apply that would send the same body
+//! to a child the cache shows unchanged since the last apply is skipped, so a reconcile with
+//! nothing to do makes no requests. At most `CONCURRENCY` reconciles run at once. Errors
 //! requeue with per-object exponential backoff and are published as Events whose reason is the
 //! error variant's name. A `WebEDT` that cannot be deserialised is reported on its status and
 //! as an Event; the others keep being reconciled.
 
+pub mod events;
 pub mod http;
 pub mod status;
 
@@ -26,6 +31,8 @@ use crate::build::{
 use crate::crd::{ConditionType, WebEDT, WebEDTStatus};
 use crate::error::{Error, Result};
 use crate::validate::{self, Finding, ValidatedWebEDT};
+use events::Recorder;
+use futures::FutureExt;
 use futures::StreamExt;
 use http::{Health, Metrics};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -35,14 +42,16 @@ use k8s_openapi::api::core::v1::{ObjectReference, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::jiff::Timestamp;
+use kube::api::PartialObjectMeta;
 use kube::api::{
     Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
-use kube::runtime::controller::{Action, Controller};
-use kube::runtime::events::{Event, EventType, Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
-use kube::runtime::watcher;
+use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
+use kube::runtime::events::{Event, EventType};
+use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Client, Resource, ResourceExt};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -50,10 +59,16 @@ use status::{Observed, Outcome};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Debug;
 use std::future::Future;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Reconciles running at once. Unbounded, a burst of new objects opens as many API
+/// connections and in-flight reconciles as there are objects; the API server answers them one
+/// by one anyway. Pending reconciles wait in the scheduler, deduplicated per object.
+const CONCURRENCY: u16 = 16;
 
 /// Field manager of every write.
 pub const MANAGER: &str = "webedt-operator";
@@ -114,6 +129,140 @@ pub struct Context {
     failures: Mutex<HashMap<String, u32>>,
     /// Per object, the generation whose no-longer-wanted objects were deleted.
     cleaned: Mutex<HashMap<String, i64>>,
+    caches: Caches,
+    /// Per object, what the last apply of each child sent and got back.
+    applied: Mutex<HashMap<String, HashMap<String, Applied>>>,
+}
+
+/// Watch caches the reconciler reads instead of the API server; a miss falls back to a GET.
+/// Each is also what triggers reconciles for its kind. They keep no managedFields, no Secret
+/// values (only their keys), no Job spec and no Deployment pod template.
+struct Caches {
+    secrets: Store<Secret>,
+    jobs: Store<Job>,
+    deployments: Store<Deployment>,
+    services: Store<PartialObjectMeta<Service>>,
+    pdbs: Store<PartialObjectMeta<PodDisruptionBudget>>,
+    hpas: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
+    ingresses: Store<PartialObjectMeta<Ingress>>,
+    network_policies: Store<PartialObjectMeta<NetworkPolicy>>,
+}
+
+/// A child as cached: (resourceVersion, generation, hash of labels, annotations and owners).
+type CachedMeta = (String, Option<i64>, u64);
+
+impl Caches {
+    fn meta<K: Resource<DynamicType = ()> + Clone + 'static>(
+        store: &Store<K>,
+        ns: &str,
+        name: &str,
+    ) -> Option<CachedMeta> {
+        store
+            .get(&ObjectRef::new(name).within(ns))
+            .map(|o| cached_meta(o.meta()))
+    }
+
+    /// The cached metadata of a child of `kind`, if it is cached.
+    fn child(&self, kind: &str, ns: &str, name: &str) -> Option<CachedMeta> {
+        match kind {
+            "Deployment" => Self::meta(&self.deployments, ns, name),
+            "Service" => Self::meta(&self.services, ns, name),
+            "PodDisruptionBudget" => Self::meta(&self.pdbs, ns, name),
+            "HorizontalPodAutoscaler" => Self::meta(&self.hpas, ns, name),
+            "Ingress" => Self::meta(&self.ingresses, ns, name),
+            "NetworkPolicy" => Self::meta(&self.network_policies, ns, name),
+            _ => None,
+        }
+    }
+
+    /// For a kind with a cache that has listed: the owner references of the named object
+    /// (None: it does not exist). Outer None: no cache to ask.
+    fn owners(
+        &self,
+        kind: &ObjectKind,
+        ns: &str,
+        name: &str,
+    ) -> Option<Option<Vec<OwnerReference>>> {
+        fn get<K: Resource<DynamicType = ()> + Clone + 'static>(
+            store: &Store<K>,
+            ns: &str,
+            name: &str,
+        ) -> Option<Option<Vec<OwnerReference>>> {
+            let ready = store
+                .wait_until_ready()
+                .now_or_never()
+                .is_some_and(|r| r.is_ok());
+            ready.then(|| {
+                store
+                    .get(&ObjectRef::new(name).within(ns))
+                    .map(|o| o.owner_references().to_vec())
+            })
+        }
+        match kind {
+            ObjectKind::HorizontalPodAutoscaler => get(&self.hpas, ns, name),
+            ObjectKind::PodDisruptionBudget => get(&self.pdbs, ns, name),
+            ObjectKind::Ingress => get(&self.ingresses, ns, name),
+            ObjectKind::NetworkPolicy => get(&self.network_policies, ns, name),
+            _ => None,
+        }
+    }
+}
+
+fn cached_meta(m: &ObjectMeta) -> CachedMeta {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    m.labels.hash(&mut h);
+    m.annotations.hash(&mut h);
+    serde_json::to_string(&m.owner_references)
+        .unwrap_or_default()
+        .hash(&mut h);
+    (
+        m.resource_version.clone().unwrap_or_default(),
+        m.generation,
+        h.finish(),
+    )
+}
+
+/// The last apply of a child: hash of the body sent, the child's metadata in the answer.
+#[derive(Clone, PartialEq)]
+struct Applied {
+    body: u64,
+    meta: CachedMeta,
+}
+
+impl Applied {
+    /// Whether the cached child is still what this apply left: the same resourceVersion, or
+    /// (for kinds that count spec changes in `generation`) the same generation and metadata,
+    /// so only its status moved.
+    fn unchanged(&self, cached: &CachedMeta) -> bool {
+        self.meta.0 == cached.0
+            || (self.meta.1.is_some_and(|g| g > 0)
+                && self.meta.1 == cached.1
+                && self.meta.2 == cached.2)
+    }
+}
+
+/// A watch of `api` that keeps `store` current (after `strip`) and yields touched objects.
+fn cached<K>(
+    api: Api<K>,
+    wc: watcher::Config,
+    strip: impl FnMut(&mut K) + Send + 'static,
+) -> (
+    Store<K>,
+    impl futures::Stream<Item = std::result::Result<K, watcher::Error>> + Send + 'static,
+)
+where
+    K: Resource<DynamicType = ()> + Clone + DeserializeOwned + Debug + Send + Sync + 'static,
+{
+    let (store, writer) = reflector::store();
+    let stream = watcher(api, wc)
+        .modify(strip)
+        .reflect(writer)
+        .touched_objects();
+    (store, stream)
+}
+
+fn strip_meta<K>(o: &mut PartialObjectMeta<K>) {
+    o.metadata.managed_fields = None;
 }
 
 fn webedt_resource() -> ApiResource {
@@ -205,16 +354,72 @@ pub async fn run_controller(client: Client, settings: Settings, health: Arc<Heal
     };
     let ours =
         watcher::Config::default().labels(&format!("{}={}", labels::MANAGED_BY, labels::MANAGER));
-    let controller = Controller::new_with(webedts, watcher::Config::default(), ar.clone());
+    // The WebEDT cache, without managedFields (never read).
+    let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
+    let reader = writer.as_reader();
+    let trigger = watcher(webedts, watcher::Config::default())
+        .modify(|o: &mut DynamicObject| o.metadata.managed_fields = None)
+        .reflect(writer)
+        .applied_objects();
+    let controller = Controller::for_stream_with(trigger, reader, ar.clone())
+        .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
     let store = controller.store();
     let mapper_store = store.clone();
     let mapper_ar = ar.clone();
-    let recorder = Recorder::new(
-        client.clone(),
-        Reporter {
-            controller: MANAGER.into(),
-            instance: Some(settings.identity.clone()),
+    let mapper_refs = SecretRefs::default();
+    let recorder = Recorder::new(client.clone(), MANAGER, &settings.identity);
+    fn meta_api<K>(client: &Client, ns: &Option<String>) -> Api<PartialObjectMeta<K>>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+    {
+        match ns {
+            Some(ns) => Api::namespaced(client.clone(), ns),
+            None => Api::all(client.clone()),
+        }
+    }
+    // Secrets: the referenced ones (users' Secrets carry none of our labels) and the generated
+    // session Secret; only their keys are kept.
+    let (secrets, secret_stream) = cached(
+        api::<Secret>(&client, &ns),
+        watcher::Config::default(),
+        |s: &mut Secret| {
+            s.metadata.managed_fields = None;
+            s.string_data = None;
+            for v in s.data.iter_mut().flat_map(|d| d.values_mut()) {
+                v.0 = Vec::new();
+            }
         },
+    );
+    let (jobs, job_stream) = cached(api::<Job>(&client, &ns), ours.clone(), |j: &mut Job| {
+        j.metadata.managed_fields = None;
+        j.spec = None;
+    });
+    let (deployments, deployment_stream) = cached(
+        api::<Deployment>(&client, &ns),
+        ours.clone(),
+        |d: &mut Deployment| {
+            d.metadata.managed_fields = None;
+            d.spec.template = Default::default();
+        },
+    );
+    let (services, service_stream) =
+        cached(meta_api::<Service>(&client, &ns), ours.clone(), strip_meta);
+    let (pdbs, pdb_stream) = cached(
+        meta_api::<PodDisruptionBudget>(&client, &ns),
+        ours.clone(),
+        strip_meta,
+    );
+    let (hpas, hpa_stream) = cached(
+        meta_api::<HorizontalPodAutoscaler>(&client, &ns),
+        ours.clone(),
+        strip_meta,
+    );
+    let (ingresses, ingress_stream) =
+        cached(meta_api::<Ingress>(&client, &ns), ours.clone(), strip_meta);
+    let (network_policies, network_policy_stream) = cached(
+        meta_api::<NetworkPolicy>(&client, &ns),
+        ours.clone(),
+        strip_meta,
     );
     let ctx = Arc::new(Context {
         client: client.clone(),
@@ -225,6 +430,17 @@ pub async fn run_controller(client: Client, settings: Settings, health: Arc<Heal
         ar: ar.clone(),
         failures: Mutex::new(HashMap::new()),
         cleaned: Mutex::new(HashMap::new()),
+        caches: Caches {
+            secrets,
+            jobs,
+            deployments,
+            services,
+            pdbs,
+            hpas,
+            ingresses,
+            network_policies,
+        },
+        applied: Mutex::new(HashMap::new()),
     });
     if !settings.leader_election {
         let (ready_store, h) = (store.clone(), health.clone());
@@ -235,20 +451,17 @@ pub async fn run_controller(client: Client, settings: Settings, health: Arc<Heal
         });
     }
     controller
-        .owns(api::<Deployment>(&client, &ns), ours.clone())
-        .owns(api::<Service>(&client, &ns), ours.clone())
-        .owns(api::<PodDisruptionBudget>(&client, &ns), ours.clone())
-        .owns(api::<HorizontalPodAutoscaler>(&client, &ns), ours.clone())
-        .owns(api::<Job>(&client, &ns), ours.clone())
-        .owns(api::<Ingress>(&client, &ns), ours.clone())
-        .owns(api::<NetworkPolicy>(&client, &ns), ours.clone())
-        // Secrets: the referenced ones (users' Secrets carry none of our labels) and the
-        // generated session Secret. Mapped through the WebEDT cache; never stored.
-        .watches(
-            api::<Secret>(&client, &ns),
-            watcher::Config::default(),
-            move |secret: Secret| users_of(&mapper_store, &mapper_ar, &secret),
-        )
+        .owns_stream(deployment_stream)
+        .owns_stream(service_stream)
+        .owns_stream(pdb_stream)
+        .owns_stream(hpa_stream)
+        .owns_stream(job_stream)
+        .owns_stream(ingress_stream)
+        .owns_stream(network_policy_stream)
+        // Secrets are mapped through the WebEDT cache to the WebEDTs that reference them.
+        .watches_stream(secret_stream, move |secret: Secret| {
+            users_of(&mapper_store, &mapper_ar, &mapper_refs, &secret)
+        })
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {
             if let Err(e) = r {
@@ -258,26 +471,52 @@ pub async fn run_controller(client: Client, settings: Settings, health: Arc<Heal
         .await;
 }
 
+/// Per WebEDT (`namespace/name`), the Secrets its spec references, computed once per
+/// (uid, generation): the spec alone decides them, and every spec change moves the generation.
+/// Without it each Secret event would deserialise and validate every WebEDT in the cache.
+#[derive(Default)]
+struct SecretRefs(Mutex<HashMap<String, RefsOf>>);
+
+/// (uid, generation, referenced Secret names) of one WebEDT.
+type RefsOf = (String, Option<i64>, Vec<String>);
+
 /// The WebEDTs that reference `secret`.
 fn users_of(
     store: &Store<DynamicObject>,
     ar: &ApiResource,
+    refs: &SecretRefs,
     secret: &Secret,
 ) -> Vec<ObjectRef<DynamicObject>> {
     let ns = secret.namespace().unwrap_or_default();
     let name = secret.name_any();
-    store
-        .state()
+    let state = store.state();
+    let mut cache = refs.0.lock().unwrap_or_else(|e| e.into_inner());
+    let users = state
         .iter()
         .filter(|o| o.namespace().as_deref() == Some(ns.as_str()))
         .filter(|o| {
-            typed(o)
-                .ok()
-                .and_then(|cr| validate::validate(&cr, &ns).ok())
-                .is_some_and(|v| v.referenced_secrets().contains(&name))
+            let uid = o.uid().unwrap_or_default();
+            let generation = o.metadata.generation;
+            let entry = cache
+                .entry(key_of(o))
+                .or_insert_with(|| (String::new(), None, vec![]));
+            if entry.0 != uid || entry.1 != generation || uid.is_empty() {
+                let names = typed(o)
+                    .ok()
+                    .and_then(|cr| validate::validate(&cr, &ns).ok())
+                    .map(|v| v.referenced_secrets())
+                    .unwrap_or_default();
+                *entry = (uid, generation, names);
+            }
+            entry.2.contains(&name)
         })
         .map(|o| ObjectRef::new_with(&o.name_any(), ar.clone()).within(&ns))
-        .collect()
+        .collect();
+    if cache.len() > state.len() {
+        let live: std::collections::HashSet<String> = state.iter().map(|o| key_of(o)).collect();
+        cache.retain(|k, _| live.contains(k));
+    }
+    users
 }
 
 fn typed(o: &DynamicObject) -> Result<WebEDT> {
@@ -312,9 +551,8 @@ fn error_policy(o: Arc<DynamicObject>, err: &Error, ctx: Arc<Context>) -> Action
 async fn reconcile(o: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action> {
     let started = Instant::now();
     ctx.metrics.reconciles.inc();
-    let live = ctx.store.state();
-    ctx.metrics.managed.set(live.len() as i64);
-    forget_deleted(&ctx, &live);
+    ctx.metrics.managed.set(ctx.store.len() as i64);
+    forget_deleted(&ctx);
     let result = Reconcile::new(&o, &ctx).run().await;
     ctx.metrics
         .duration
@@ -343,13 +581,17 @@ async fn reconcile(o: Arc<DynamicObject>, ctx: Arc<Context>) -> Result<Action> {
 }
 
 /// Drops per-object bookkeeping of objects that no longer exist.
-fn forget_deleted(ctx: &Context, live: &[Arc<DynamicObject>]) {
+fn forget_deleted(ctx: &Context) {
     let mut failures = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
     let mut cleaned = ctx.cleaned.lock().unwrap_or_else(|e| e.into_inner());
-    if failures.len() > live.len() || cleaned.len() > live.len() {
-        let keys: std::collections::HashSet<String> = live.iter().map(|o| key_of(o)).collect();
+    let mut applied = ctx.applied.lock().unwrap_or_else(|e| e.into_inner());
+    let n = ctx.store.len();
+    if failures.len() > n || cleaned.len() > n || applied.len() > n {
+        let keys: std::collections::HashSet<String> =
+            ctx.store.state().iter().map(|o| key_of(o)).collect();
         failures.retain(|k, _| keys.contains(k));
         cleaned.retain(|k, _| keys.contains(k));
+        applied.retain(|k, _| keys.contains(k));
     }
 }
 
@@ -458,14 +700,7 @@ impl<'a> Reconcile<'a> {
             let e = Error::SecretMissing {
                 message: missing.join("; "),
             };
-            let d = self
-                .api::<Deployment>()
-                .get_opt(&v.name)
-                .await
-                .map_err(|source| Error::ReadFailed {
-                    what: format!("Deployment {}/{}", self.ns, v.name),
-                    source,
-                })?;
+            let d = self.deployment(&v.name).await?;
             self.blocked(generation, &e, d).await?;
             // The Secret watch brings us back when it appears.
             return Ok(Action::requeue(self.ctx.settings.resync));
@@ -497,16 +732,12 @@ impl<'a> Reconcile<'a> {
                         if v.spec.autoscaling.enabled {
                             self.hand_over_replicas(&v.name).await?;
                         }
-                        deployment = Some(self.apply(d.as_ref()).await?);
+                        deployment = match self.apply(d.as_ref()).await? {
+                            Some(d) => Some(d),
+                            None => self.deployment(&v.name).await?,
+                        };
                     } else {
-                        deployment =
-                            self.api::<Deployment>()
-                                .get_opt(&v.name)
-                                .await
-                                .map_err(|source| Error::ReadFailed {
-                                    what: format!("Deployment {}/{}", self.ns, v.name),
-                                    source,
-                                })?;
+                        deployment = self.deployment(&v.name).await?;
                     }
                 }
                 Desired::Service(s) => {
@@ -608,13 +839,22 @@ impl<'a> Reconcile<'a> {
         let api = self.api::<Secret>();
         let (mut versions, mut missing, mut session_absent) = (Vec::new(), Vec::new(), false);
         for (name, keys) in wanted {
-            let secret = api
-                .get_opt(&name)
-                .await
-                .map_err(|source| Error::ReadFailed {
-                    what: format!("Secret {}/{name}", self.ns),
-                    source,
-                })?;
+            let cached = self
+                .ctx
+                .caches
+                .secrets
+                .get(&ObjectRef::new(&name).within(&self.ns));
+            let secret = match cached {
+                Some(s) => Some(s),
+                None => api
+                    .get_opt(&name)
+                    .await
+                    .map_err(|source| Error::ReadFailed {
+                        what: format!("Secret {}/{name}", self.ns),
+                        source,
+                    })?
+                    .map(Arc::new),
+            };
             match secret {
                 None if v.session_secret_generated && name == v.session_secret.name => {
                     session_absent = true
@@ -680,13 +920,23 @@ impl<'a> Reconcile<'a> {
         let api = self.api::<Job>();
         let name = job.name_any();
         let what = format!("Job {}/{name}", self.ns);
-        let current = match api
-            .get_opt(&name)
-            .await
-            .map_err(|source| Error::ReadFailed {
-                what: what.clone(),
-                source,
-            })? {
+        let cached = self
+            .ctx
+            .caches
+            .jobs
+            .get(&ObjectRef::new(&name).within(&self.ns));
+        let read = match cached {
+            Some(j) => Some(j),
+            None => api
+                .get_opt(&name)
+                .await
+                .map_err(|source| Error::ReadFailed {
+                    what: what.clone(),
+                    source,
+                })?
+                .map(Arc::new),
+        };
+        let current = match read {
             Some(j) => j,
             None => {
                 let pp = PostParams {
@@ -702,14 +952,14 @@ impl<'a> Reconcile<'a> {
                             format!("created {what} for the new image"),
                         )
                         .await;
-                        j
+                        Arc::new(j)
                     }
                     Err(kube::Error::Api(e)) if e.code == 409 => return Ok(Gate::Wait(name)),
                     Err(source) => return Err(Error::CreateFailed { what, source }),
                 }
             }
         };
-        let st = current.status.unwrap_or_default();
+        let st = current.status.clone().unwrap_or_default();
         let cond = |t: &str| {
             st.conditions
                 .iter()
@@ -780,7 +1030,24 @@ impl<'a> Reconcile<'a> {
         Ok(())
     }
 
-    async fn apply<K>(&self, obj: &K) -> Result<K>
+    /// The Deployment, from the cache or else the API.
+    async fn deployment(&self, name: &str) -> Result<Option<Deployment>> {
+        let key = ObjectRef::new(name).within(&self.ns);
+        if let Some(d) = self.ctx.caches.deployments.get(&key) {
+            return Ok(Some((*d).clone()));
+        }
+        self.api::<Deployment>()
+            .get_opt(name)
+            .await
+            .map_err(|source| Error::ReadFailed {
+                what: format!("Deployment {}/{name}", self.ns),
+                source,
+            })
+    }
+
+    /// Server-side apply of `obj`. Skipped (None) when the last apply of the same body left
+    /// the child as the cache still shows it: the apply would change nothing.
+    async fn apply<K>(&self, obj: &K) -> Result<Option<K>>
     where
         K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
             + Clone
@@ -789,17 +1056,49 @@ impl<'a> Reconcile<'a> {
             + Debug,
     {
         let name = obj.name_any();
-        self.api::<K>()
+        let kind = K::kind(&());
+        let child = format!("{kind}/{name}");
+        let what = format!("{kind} {}/{name}", self.ns);
+        let body = serde_json::to_vec(obj).map_err(|e| Error::SerializationFailed {
+            what: what.clone(),
+            message: e.to_string(),
+        })?;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut h);
+        let body = h.finish();
+        let key = key_of(self.o);
+        if let Some(cached) = self.ctx.caches.child(&kind, &self.ns, &name) {
+            let applied = self.ctx.applied.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(last) = applied.get(&key).and_then(|m| m.get(&child))
+                && last.body == body
+                && last.unchanged(&cached)
+            {
+                return Ok(None);
+            }
+        }
+        let out = self
+            .api::<K>()
             .patch(
                 &name,
                 &PatchParams::apply(MANAGER).force(),
                 &Patch::Apply(obj),
             )
             .await
-            .map_err(|source| Error::ApplyFailed {
-                what: format!("{} {}/{name}", K::kind(&()), self.ns),
-                source,
-            })
+            .map_err(|source| Error::ApplyFailed { what, source })?;
+        self.ctx
+            .applied
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key)
+            .or_default()
+            .insert(
+                child,
+                Applied {
+                    body,
+                    meta: cached_meta(out.meta()),
+                },
+            );
+        Ok(Some(out))
     }
 
     async fn delete_absent(
@@ -810,18 +1109,30 @@ impl<'a> Reconcile<'a> {
     ) -> Result<()> {
         let key = key_of(self.o);
         let g = generation.unwrap_or(0);
-        if self
+        let cleaned = self
             .ctx
             .cleaned
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(&key)
-            == Some(&g)
-        {
-            return Ok(());
-        }
+            == Some(&g);
         let uid = self.o.uid().unwrap_or_default();
+        let ours = |refs: &[OwnerReference]| {
+            refs.iter()
+                .any(|r| r.uid == uid && r.controller == Some(true))
+        };
         for kind in absent {
+            // Kinds with a cache: asked on every reconcile, no request unless there is
+            // something to delete. The others: read once per generation.
+            let cached = self.ctx.caches.owners(kind, &self.ns, &v.name);
+            if cached.is_none() && cleaned {
+                continue;
+            }
+            if let Some(refs) = &cached
+                && !refs.as_deref().is_some_and(ours)
+            {
+                continue;
+            }
             let ar = match kind {
                 ObjectKind::HorizontalPodAutoscaler => {
                     ApiResource::erase::<HorizontalPodAutoscaler>(&())
@@ -836,19 +1147,17 @@ impl<'a> Reconcile<'a> {
             };
             let api: Api<DynamicObject> = Api::namespaced_with(self.client(), &self.ns, &ar);
             let what = format!("{} {}/{}", ar.kind, self.ns, v.name);
-            let existing = match api.get_opt(&v.name).await {
-                Ok(o) => o,
-                // No such resource in this cluster (e.g. no ServiceMonitor CRD): nothing to do.
-                Err(kube::Error::Api(e)) if e.code == 404 => None,
-                Err(source) => return Err(Error::ReadFailed { what, source }),
-            };
-            let ours = existing.is_some_and(|o| {
-                o.owner_references()
-                    .iter()
-                    .any(|r| r.uid == uid && r.controller == Some(true))
-            });
-            if !ours {
-                continue;
+            if cached.is_none() {
+                let existing = match api.get_opt(&v.name).await {
+                    Ok(o) => o,
+                    // No such resource in this cluster (e.g. no ServiceMonitor CRD): nothing
+                    // to do.
+                    Err(kube::Error::Api(e)) if e.code == 404 => None,
+                    Err(source) => return Err(Error::ReadFailed { what, source }),
+                };
+                if !existing.is_some_and(|o| ours(o.owner_references())) {
+                    continue;
+                }
             }
             match api.delete(&v.name, &DeleteParams::background()).await {
                 Ok(_) => {
