@@ -59,6 +59,20 @@ pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
         .map(|(_, value)| value.trim().to_owned())
 }
 
+/// The session lookup by storage key (`$1`): the row and its user, if the session exists and has
+/// not expired. One definition for the `AuthUser` extractor and for the routes that fold the
+/// lookup into their own statement (`WITH me AS (…)`) to answer in one round trip.
+macro_rules! session_lookup {
+    () => {
+        "SELECT s.id AS key, s.public_id, s.expires_at,
+                (s.last_verified_at < now() - interval '1 hour') AS needs_touch,
+                u.id, u.email, u.display_name, u.is_admin
+         FROM auth_sessions s JOIN users u ON u.id = s.user_id
+         WHERE s.id = $1 AND s.expires_at > now()"
+    };
+}
+pub(crate) use session_lookup;
+
 #[derive(sqlx::FromRow)]
 struct SessionRow {
     key: Vec<u8>,
@@ -69,32 +83,67 @@ struct SessionRow {
     user: User,
 }
 
-async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<AuthUser>, AppError> {
-    let Some(token) = presented_token(parts) else {
-        return Ok(None);
-    };
-    if !token::well_formed(&token) {
-        return Ok(None);
+/// The token a request presents, shape-checked and keyed, before any query: what a route that
+/// runs [`session_lookup!`] inside its own statement takes instead of [`AuthUser`]. Missing or
+/// malformed → 401, like `AuthUser`.
+pub struct SessionToken {
+    token: String,
+    key: [u8; 32],
+}
+
+impl SessionToken {
+    fn from_parts(parts: &Parts, state: &AppState) -> Option<Self> {
+        let token = presented_token(parts).filter(|t| token::well_formed(t))?;
+        let key = token::key(&state.config.session_secret, &token);
+        Some(Self { token, key })
     }
-    let secret = &state.config.session_secret;
-    let key = token::key(secret, &token);
-    let mut conn = state.db.acquire().await?;
-    let row: Option<SessionRow> = sqlx::query_as(
-        "SELECT s.id AS key, s.public_id, s.expires_at,
-                (s.last_verified_at < now() - interval '1 hour') AS needs_touch,
-                u.id, u.email, u.display_name, u.is_admin
-         FROM auth_sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1 AND s.expires_at > now()",
-    )
-    .bind(&key[..])
-    .fetch_optional(&mut *conn)
-    .await?;
-    drop(conn);
-    let Some(row) = row.filter(|r| token::matches(secret, &token, &r.key)) else {
+
+    /// The storage key to bind as `$1` of [`session_lookup!`].
+    pub fn key(&self) -> &[u8] {
+        &self.key
+    }
+
+    /// Accepts the session row the lookup found (its `key` and `needs_touch` columns): checks the
+    /// key in constant time and schedules the sliding-expiry write when due. `Unauthorized` when
+    /// the lookup found nothing or the key does not match.
+    pub fn accept(&self, state: &AppState, found: Option<(Vec<u8>, bool)>) -> Result<(), AppError> {
+        let (key, needs_touch) = found.ok_or(AppError::Unauthorized)?;
+        if !token::matches(&state.config.session_secret, &self.token, &key) {
+            return Err(AppError::Unauthorized);
+        }
+        if needs_touch {
+            touch(state, key);
+        }
+        Ok(())
+    }
+}
+
+impl FromRequestParts<AppState> for SessionToken {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        Self::from_parts(parts, state).ok_or(AppError::Unauthorized)
+    }
+}
+
+async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<AuthUser>, AppError> {
+    let Some(presented) = SessionToken::from_parts(parts, state) else {
         return Ok(None);
     };
-    if row.needs_touch {
-        touch(state, row.key.clone());
+    let mut conn = state.db.acquire().await?;
+    let row: Option<SessionRow> = sqlx::query_as(session_lookup!())
+        .bind(presented.key())
+        .fetch_optional(&mut *conn)
+        .await?;
+    drop(conn);
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    if presented
+        .accept(state, Some((row.key.clone(), row.needs_touch)))
+        .is_err()
+    {
+        return Ok(None);
     }
     Ok(Some(AuthUser {
         user: row.user,

@@ -20,7 +20,8 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-pub use extract::{AuthUser, MaybeAuthUser, User};
+pub(crate) use extract::session_lookup;
+pub use extract::{AuthUser, MaybeAuthUser, SessionToken, User};
 pub use password::Passwords;
 
 use crate::error::{AppError, AppResult};

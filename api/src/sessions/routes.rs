@@ -5,12 +5,12 @@ use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use sqlx::{FromRow, Row};
 use uuid::Uuid;
 
 use super::{Session, notify_change, owned_session, parse_id, session_columns};
-use crate::auth::AuthUser;
+use crate::auth::{AuthUser, SessionToken, session_lookup};
 use crate::error::{AppError, AppResult};
 use crate::json::Json;
 use crate::state::AppState;
@@ -121,11 +121,24 @@ fn decode_cursor(raw: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
+/// A page of the caller's sessions, serialized straight from the rows (building a
+/// `serde_json::Value` first cost a tenth of this route's CPU; BENCHMARKS.md P2).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Page {
+    sessions: Vec<Session>,
+    next_cursor: Option<String>,
+}
+
+/// The most frequent authenticated read answers in one round trip: the session lookup that
+/// `AuthUser` makes (`session_lookup!`, the same SQL) and the page are one statement. No row at
+/// all means the token matched no live session (401); a row with a null session means an empty
+/// page.
 async fn list(
     State(state): State<AppState>,
-    auth: AuthUser,
+    token: SessionToken,
     Query(q): Query<ListQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Page>> {
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
     let (after_at, after_id) = match q.cursor.as_deref() {
         Some(c) => {
@@ -135,28 +148,49 @@ async fn list(
         None => (None, None),
     };
     let mut conn = state.db.acquire().await?;
-    let mut sessions: Vec<Session> = sqlx::query_as(concat!(
-        "SELECT ",
+    let rows = sqlx::query(concat!(
+        "WITH me AS (",
+        session_lookup!(),
+        ") SELECT me.key AS auth_key, me.needs_touch AS auth_needs_touch, page.*
+           FROM me LEFT JOIN LATERAL (
+             SELECT ",
         session_columns!(),
         " FROM chat_sessions
-          WHERE user_id = $1 AND (deleted_at IS NOT NULL) = $2
-            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-          ORDER BY created_at DESC, id DESC LIMIT $5"
+              WHERE user_id = me.id AND (deleted_at IS NOT NULL) = $2
+                AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+              ORDER BY created_at DESC, id DESC LIMIT $5
+           ) page ON true
+           ORDER BY page.created_at DESC, page.id DESC"
     ))
-    .bind(auth.user.id)
+    .bind(token.key())
     .bind(q.deleted.unwrap_or(false))
     .bind(after_at)
     .bind(after_id)
     .bind(limit + 1)
     .fetch_all(&mut *conn)
     .await?;
-    let next = if sessions.len() as i64 > limit {
+    drop(conn);
+    let found = match rows.first() {
+        Some(row) => Some((row.try_get("auth_key")?, row.try_get("auth_needs_touch")?)),
+        None => None,
+    };
+    token.accept(&state, found)?;
+    let mut sessions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row.try_get::<Option<Uuid>, _>("id")?.is_some() {
+            sessions.push(Session::from_row(row)?);
+        }
+    }
+    let next_cursor = if sessions.len() as i64 > limit {
         sessions.truncate(limit as usize);
         sessions.last().map(encode_cursor)
     } else {
         None
     };
-    Ok(Json(json!({ "sessions": sessions, "nextCursor": next })))
+    Ok(Json(Page {
+        sessions,
+        next_cursor,
+    }))
 }
 
 async fn show(

@@ -63,12 +63,20 @@ async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response 
 }
 
 async fn session_status(app: &TestApp, token: &str) -> StatusCode {
-    browser(app, Method::GET, "/api/auth/session", token)
+    status_at(app, "/api/auth/session", token).await
+}
+
+async fn status_at(app: &TestApp, path: &str, token: &str) -> StatusCode {
+    browser(app, Method::GET, path, token)
         .send()
         .await
         .unwrap()
         .status()
 }
+
+/// Routes that authenticate inside their own statement (`SessionToken` + `session_lookup!`)
+/// rather than through the `AuthUser` extractor; each must refuse and slide exactly like it.
+const ONE_STATEMENT_ROUTES: [&str; 1] = ["/api/sessions"];
 
 async fn error_code(res: reqwest::Response) -> (StatusCode, Value) {
     let status = res.status();
@@ -343,53 +351,59 @@ async fn expired_malformed_and_tampered_tokens_are_refused() {
     let mut tampered = token.clone().into_bytes();
     tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    assert_eq!(session_status(&a, &tampered).await, 401);
-    assert_eq!(session_status(&a, "garbage").await, 401);
-    let res = a.get("/api/auth/session").await;
-    let (status, err) = error_code(res).await;
-    assert_eq!(
-        (status, err["code"].as_str()),
-        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
-    );
-
-    assert_eq!(session_status(&a, &token).await, 200);
+    for path in std::iter::once("/api/auth/session").chain(ONE_STATEMENT_ROUTES) {
+        assert_eq!(status_at(&a, path, &tampered).await, 401, "{path}");
+        assert_eq!(status_at(&a, path, "garbage").await, 401, "{path}");
+        let res = a.get(path).await;
+        let (status, err) = error_code(res).await;
+        assert_eq!(
+            (status, err["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized")),
+            "{path}"
+        );
+        assert_eq!(status_at(&a, path, &token).await, 200, "{path}");
+    }
     sqlx::query("UPDATE auth_sessions SET expires_at = now() - interval '1 second'")
         .execute(a.state.db.pool())
         .await
         .unwrap();
-    assert_eq!(session_status(&a, &token).await, 401);
+    for path in std::iter::once("/api/auth/session").chain(ONE_STATEMENT_ROUTES) {
+        assert_eq!(status_at(&a, path, &token).await, 401, "{path}");
+    }
 }
 
 #[tokio::test]
 async fn sessions_slide_when_half_their_life_is_gone() {
     let a = app().spawn().await;
     let (token, _) = register(&a, "slide@example.com", "password 123").await;
-    let pool = a.state.db.pool();
-    sqlx::query(
-        "UPDATE auth_sessions SET expires_at = now() + interval '10 days',
-                                  last_verified_at = now() - interval '2 hours'",
-    )
-    .execute(pool)
-    .await
-    .unwrap();
-    assert_eq!(session_status(&a, &token).await, 200);
-    // The extension is written off the request path; give it a moment.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    loop {
-        let days: f64 = sqlx::query_scalar(
-            "SELECT extract(epoch FROM expires_at - now())::float8 / 86400 FROM auth_sessions",
+    for path in std::iter::once("/api/auth/session").chain(ONE_STATEMENT_ROUTES) {
+        let pool = a.state.db.pool();
+        sqlx::query(
+            "UPDATE auth_sessions SET expires_at = now() + interval '10 days',
+                                      last_verified_at = now() - interval '2 hours'",
         )
-        .fetch_one(pool)
+        .execute(pool)
         .await
         .unwrap();
-        if days > 29.0 {
-            break;
+        assert_eq!(status_at(&a, path, &token).await, 200, "{path}");
+        // The extension is written off the request path; give it a moment.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        loop {
+            let days: f64 = sqlx::query_scalar(
+                "SELECT extract(epoch FROM expires_at - now())::float8 / 86400 FROM auth_sessions",
+            )
+            .fetch_one(pool)
+            .await
+            .unwrap();
+            if days > 29.0 {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{path}: not extended: {days} days left"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "not extended: {days} days left"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
 }
 
