@@ -132,6 +132,9 @@ pub struct Context {
     caches: Caches,
     /// Per object, what the last apply of each child sent and got back.
     applied: Mutex<HashMap<String, HashMap<String, Applied>>>,
+    /// Per object, the last status written: (resourceVersion of the object it was computed
+    /// from, hash of the status).
+    written: Mutex<HashMap<String, (String, u64)>>,
 }
 
 /// Watch caches the reconciler reads instead of the API server; a miss falls back to a GET.
@@ -188,11 +191,7 @@ impl Caches {
             ns: &str,
             name: &str,
         ) -> Option<Option<Vec<OwnerReference>>> {
-            let ready = store
-                .wait_until_ready()
-                .now_or_never()
-                .is_some_and(|r| r.is_ok());
-            ready.then(|| {
+            listed(store).then(|| {
                 store
                     .get(&ObjectRef::new(name).within(ns))
                     .map(|o| o.owner_references().to_vec())
@@ -206,6 +205,14 @@ impl Caches {
             _ => None,
         }
     }
+}
+
+/// Whether a cache has its first list.
+fn listed<K: Resource<DynamicType = ()> + Clone + 'static>(store: &Store<K>) -> bool {
+    store
+        .wait_until_ready()
+        .now_or_never()
+        .is_some_and(|r| r.is_ok())
 }
 
 fn cached_meta(m: &ObjectMeta) -> CachedMeta {
@@ -441,6 +448,7 @@ pub async fn run_controller(client: Client, settings: Settings, health: Arc<Heal
             network_policies,
         },
         applied: Mutex::new(HashMap::new()),
+        written: Mutex::new(HashMap::new()),
     });
     if !settings.leader_election {
         let (ready_store, h) = (store.clone(), health.clone());
@@ -585,13 +593,15 @@ fn forget_deleted(ctx: &Context) {
     let mut failures = ctx.failures.lock().unwrap_or_else(|e| e.into_inner());
     let mut cleaned = ctx.cleaned.lock().unwrap_or_else(|e| e.into_inner());
     let mut applied = ctx.applied.lock().unwrap_or_else(|e| e.into_inner());
+    let mut written = ctx.written.lock().unwrap_or_else(|e| e.into_inner());
     let n = ctx.store.len();
-    if failures.len() > n || cleaned.len() > n || applied.len() > n {
+    if failures.len() > n || cleaned.len() > n || applied.len() > n || written.len() > n {
         let keys: std::collections::HashSet<String> =
             ctx.store.state().iter().map(|o| key_of(o)).collect();
         failures.retain(|k, _| keys.contains(k));
         cleaned.retain(|k, _| keys.contains(k));
         applied.retain(|k, _| keys.contains(k));
+        written.retain(|k, _| keys.contains(k));
     }
 }
 
@@ -1036,6 +1046,10 @@ impl<'a> Reconcile<'a> {
         if let Some(d) = self.ctx.caches.deployments.get(&key) {
             return Ok(Some((*d).clone()));
         }
+        if listed(&self.ctx.caches.deployments) {
+            // Not created yet (or just now: its watch event brings us back).
+            return Ok(None);
+        }
         self.api::<Deployment>()
             .get_opt(name)
             .await
@@ -1208,6 +1222,22 @@ impl<'a> Reconcile<'a> {
         if *new == self.old {
             return Ok(());
         }
+        // The same status was already written from this version of the object: the cache has
+        // not caught up with that write yet (its watch event brings us back).
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        serde_json::to_vec(new).unwrap_or_default().hash(&mut h);
+        let written = (self.o.resource_version().unwrap_or_default(), h.finish());
+        let key = key_of(self.o);
+        if self
+            .ctx
+            .written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&key)
+            == Some(&written)
+        {
+            return Ok(());
+        }
         let mut body = serde_json::to_value(new).map_err(|e| Error::SerializationFailed {
             what: "status".into(),
             message: e.to_string(),
@@ -1235,6 +1265,11 @@ impl<'a> Reconcile<'a> {
             what: format!("WebEDT {}/{}", self.ns, self.name),
             source,
         })?;
+        self.ctx
+            .written
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, written);
         self.transition_events(new).await;
         Ok(())
     }
