@@ -10,6 +10,7 @@ Every figure stands beside its reference measured in the same run, on the same m
   P5 replay of 10,000 stored events                             goal <= 250 ms
   P6 operator vs the test API server: 1,000 WebEDTs             goal <= 10 s, peak RSS <= 64 MiB
   P7 start -> /ready on a migrated database; binary sizes       goal <= 500 ms
+  C1 chaos: kill -9 of a replica under 100 streams (the chaos test at CHAOS_STREAMS=100)
 Load comes from wrk (Debian package) on the same 2-core machine, so client and server share it.
 """
 import json, os, platform, re, resource, socket, subprocess, sys, time, urllib.request
@@ -190,8 +191,9 @@ def p3_p5():
 
 def p4():
     db = database("bench_p4")
-    runs = int(os.environ.get("BENCH_P4_RUNS", "10"))
-    # Each demo run appends an event every ~10 ms: `runs` of them make ~1,000 events/s on A.
+    # Each demo run appends an event every ~10 ms plus the insert's own time (~2-3 ms under
+    # load), so ~75-80 events/s per run: 13 runs make the 1,000 events/s the goal is stated at.
+    runs = int(os.environ.get("BENCH_P4_RUNS", "13"))
     env = dict(DEMO_EVENT_COUNT=600, DEMO_EVENT_DELAY_MS=10)
     a, base_a = start_api(db, "p4-a", **env)
     b, base_b = start_api(db, "p4-b", **env)
@@ -271,10 +273,28 @@ def p7():
     row("P7 start -> /ready (migrated DB)", f"median {times[2]:.0f} ms (best {times[0]:.0f})", sizes, "<= 500 ms", times[2] <= 500)
 
 
+def c1():
+    n = os.environ.get("BENCH_CHAOS_STREAMS", "100")
+    t = time.time()
+    test = "kill_9_of_a_replica_loses_no_event_and_its_runs_are_ended_once"
+    out = subprocess.run(["cargo", "test", "--release", "-q", "-p", "webedt-api", "--test", "chaos", "--", "--exact", test],
+                         cwd=ROOT, capture_output=True, text=True, env=dict(os.environ, CHAOS_STREAMS=n))
+    ok = out.returncode == 0 and "1 passed" in out.stdout
+    if not ok:
+        print(out.stdout[-3000:], out.stderr[-3000:])
+    row(f"C1 kill -9 of 1 of 3 replicas, {n} streams",
+        "every client got the stored sequence, contiguous, no duplicate; lost runs ended once" if ok else "FAILED",
+        f"{time.time() - t:.0f} s incl. test build", "nothing lost", ok)
+
+
+ALL = ["p1", "p2", "p3", "p4", "p6", "p7", "c1"]
+NOTES = "## Reading the figures"
+
+
 def main():
-    only = sys.argv[1:] or ["p1", "p2", "p3", "p4", "p6", "p7"]
+    only = sys.argv[1:] or ALL
     for name in only:
-        {"p1": p1, "p2": p2, "p3": p3_p5, "p5": p3_p5, "p4": p4, "p6": p6, "p7": p7}[name]()
+        {"p1": p1, "p2": p2, "p3": p3_p5, "p5": p3_p5, "p4": p4, "p6": p6, "p7": p7, "c1": c1}[name]()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = int(re.search(r"MemTotal:\s+(\d+)", open("/proc/meminfo").read()).group(1)) / 2**20
     lines = [
@@ -283,9 +303,13 @@ def main():
         f"{mem:.0f} GiB, {platform.platform()}. Load generators run on the same machine as the servers.", "",
         "| Figure | Measured | Reference (same run) | Goal | |", "|---|---|---|---|---|",
     ] + [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
-    if set(only) >= {"p1", "p2", "p3", "p4", "p6", "p7"}:
-        with open(os.path.join(ROOT, "BENCHMARKS.md"), "w") as f:
-            f.write("\n".join(lines) + "\n")
+    if set(only) >= set(ALL):
+        # The table is regenerated; the hand-written section that reads it is kept.
+        path = os.path.join(ROOT, "BENCHMARKS.md")
+        old = open(path).read() if os.path.exists(path) else ""
+        notes = old[old.index(NOTES):] if NOTES in old else ""
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n\n" + notes)
     print("\n".join(lines))
 
 

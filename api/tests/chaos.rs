@@ -254,7 +254,14 @@ async fn owner_of(db: &sqlx::PgPool, session: &str) -> Option<String> {
         .unwrap()
 }
 
-const STREAMS: usize = 16;
+/// Clients streaming while replicas are broken: 16 in the test suite; the benchmark command runs
+/// the kill -9 test with `CHAOS_STREAMS=100`.
+fn streams() -> usize {
+    std::env::var("CHAOS_STREAMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(16)
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_replica_loses_no_event_and_its_runs_are_ended_once() {
@@ -276,7 +283,7 @@ async fn kill_9_of_a_replica_loses_no_event_and_its_runs_are_ended_once() {
     let pool = sqlx::PgPool::connect(&db).await.unwrap();
 
     let mut sessions = Vec::new();
-    for i in 0..STREAMS {
+    for i in 0..streams() {
         sessions.push(create_and_send(&replicas[i % 3].base, &token, &format!("job {i}")).await);
     }
     let clients: Vec<_> = sessions
@@ -499,7 +506,7 @@ async fn a_rolling_restart_during_streams_loses_nothing_and_each_replica_exits_i
     lb.set(replicas.iter().map(|r| r.base.clone()).collect());
     let token = register(&replicas[0].base, "rolling@example.com").await;
     let mut sessions = Vec::new();
-    for i in 0..STREAMS {
+    for i in 0..streams() {
         sessions.push(create_and_send(&replicas[i % 3].base, &token, &format!("roll {i}")).await);
     }
     let clients: Vec<_> = sessions
