@@ -130,6 +130,29 @@ struct Page {
     next_cursor: Option<String>,
 }
 
+/// The list statement: the caller's session (`$1`, as `AuthUser` looks it up) and one page of its
+/// sessions (`$2` deleted or not, `$3` page size), after a cursor when `$after` adds one. Two
+/// static statements rather than one with `$n IS NULL OR …`, so PostgreSQL settles on a generic
+/// plan that walks the index instead of re-planning every call.
+macro_rules! list_page {
+    ($after:literal) => {
+        concat!(
+            "WITH me AS (",
+            session_lookup!(),
+            ") SELECT me.key AS auth_key, me.needs_touch AS auth_needs_touch, page.*
+               FROM me LEFT JOIN LATERAL (
+                 SELECT ",
+            session_columns!(),
+            " FROM chat_sessions
+                  WHERE user_id = me.id AND (deleted_at IS NOT NULL) = $2 ",
+            $after,
+            " ORDER BY created_at DESC, id DESC LIMIT $3
+               ) page ON true
+               ORDER BY page.created_at DESC, page.id DESC"
+        )
+    };
+}
+
 /// The most frequent authenticated read answers in one round trip: the session lookup that
 /// `AuthUser` makes (`session_lookup!`, the same SQL) and the page are one statement. No row at
 /// all means the token matched no live session (401); a row with a null session means an empty
@@ -140,35 +163,21 @@ async fn list(
     Query(q): Query<ListQuery>,
 ) -> AppResult<Json<Page>> {
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let (after_at, after_id) = match q.cursor.as_deref() {
-        Some(c) => {
-            let (at, id) = decode_cursor(c)?;
-            (Some(at), Some(id))
-        }
-        None => (None, None),
-    };
+    let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut conn = state.db.acquire().await?;
-    let rows = sqlx::query(concat!(
-        "WITH me AS (",
-        session_lookup!(),
-        ") SELECT me.key AS auth_key, me.needs_touch AS auth_needs_touch, page.*
-           FROM me LEFT JOIN LATERAL (
-             SELECT ",
-        session_columns!(),
-        " FROM chat_sessions
-              WHERE user_id = me.id AND (deleted_at IS NOT NULL) = $2
-                AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
-              ORDER BY created_at DESC, id DESC LIMIT $5
-           ) page ON true
-           ORDER BY page.created_at DESC, page.id DESC"
-    ))
-    .bind(token.key())
-    .bind(q.deleted.unwrap_or(false))
-    .bind(after_at)
-    .bind(after_id)
-    .bind(limit + 1)
-    .fetch_all(&mut *conn)
-    .await?;
+    let deleted = q.deleted.unwrap_or(false);
+    let sql = match cursor {
+        None => list_page!(""),
+        Some(_) => list_page!("AND (created_at, id) < ($4, $5)"),
+    };
+    let mut page = sqlx::query(sql)
+        .bind(token.key())
+        .bind(deleted)
+        .bind(limit + 1);
+    if let Some((at, id)) = cursor {
+        page = page.bind(at).bind(id);
+    }
+    let rows = page.fetch_all(&mut *conn).await?;
     drop(conn);
     let found = match rows.first() {
         Some(row) => Some((row.try_get("auth_key")?, row.try_get("auth_needs_touch")?)),
