@@ -121,7 +121,7 @@ def p1():
         best_hello = max(best_hello, wrk(f"http://127.0.0.1:{hello_port}/live")[0])
     api.terminate(); hello.terminate(); api.wait(); hello.wait()
     ratio = best_api / best_hello
-    row("P1 /live", f"{best_api:,.0f} req/s", f"hello-world {best_hello:,.0f} req/s ({ratio:.2f}x)", ">= 0.9x", ratio >= 0.9)
+    row("P1 /live", f"{best_api:,.0f} req/s", f"hello-world {best_hello:,.0f} req/s ({ratio:.3f}x)", ">= 0.9x", ratio >= 0.9)
 
 
 def p2():
@@ -141,7 +141,7 @@ def p2():
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     ratio = rps / tps
     row("P2 GET /api/sessions (auth, 20 rows)", f"{rps:,.0f} req/s, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {bad} errors",
-        f"pgbench -S {tps:,.0f} TPS ({ratio:.2f}x)", ">= 0.5x, p99 <= 20 ms", ratio >= 0.5 and p99 <= 20 and bad == 0)
+        f"pgbench -S {tps:,.0f} TPS ({ratio:.3f}x)", ">= 0.5x, p99 <= 20 ms", ratio >= 0.5 and p99 <= 20 and bad == 0)
 
 
 def p3_p5():
