@@ -191,9 +191,12 @@ impl Caches {
             ns: &str,
             name: &str,
         ) -> Option<Option<Vec<OwnerReference>>> {
+            // One already being deleted counts as gone, so it is not deleted (and reported)
+            // again on every reconcile until the watch sees it leave.
             listed(store).then(|| {
                 store
                     .get(&ObjectRef::new(name).within(ns))
+                    .filter(|o| o.meta().deletion_timestamp.is_none())
                     .map(|o| o.owner_references().to_vec())
             })
         }
@@ -268,6 +271,8 @@ where
     (store, stream)
 }
 
+/// With kube 5, an `Api<PartialObjectMeta<K>>` (see `meta_api`) makes metadata-only list and
+/// watch requests, so these watches never receive specs or statuses.
 fn strip_meta<K>(o: &mut PartialObjectMeta<K>) {
     o.metadata.managed_fields = None;
 }
@@ -390,7 +395,11 @@ pub async fn run_controller(client: Client, settings: Settings, health: Arc<Heal
         api::<Secret>(&client, &ns),
         watcher::Config::default(),
         |s: &mut Secret| {
+            // Only the name, resourceVersion and key names are read. Annotations go too:
+            // `kubectl apply` leaves the whole Secret, values included, in one of them.
             s.metadata.managed_fields = None;
+            s.metadata.annotations = None;
+            s.metadata.labels = None;
             s.string_data = None;
             for v in s.data.iter_mut().flat_map(|d| d.values_mut()) {
                 v.0 = Vec::new();
