@@ -118,6 +118,20 @@ impl SessionToken {
     }
 }
 
+impl SessionToken {
+    /// The lookup on its own, for a route that must refuse a dead session (401) before it
+    /// reports anything wrong with the rest of the request, as `AuthUser` routes do.
+    pub async fn verify(&self, state: &AppState) -> Result<(), AppError> {
+        let mut conn = state.db.acquire().await?;
+        let row: Option<SessionRow> = sqlx::query_as(session_lookup!())
+            .bind(self.key())
+            .fetch_optional(&mut *conn)
+            .await?;
+        drop(conn);
+        self.accept(state, row.map(|r| (r.key, r.needs_touch)))
+    }
+}
+
 impl FromRequestParts<AppState> for SessionToken {
     type Rejection = AppError;
 

@@ -46,7 +46,8 @@ pub fn session_stream(state: AppState, session: Uuid, last: i64) -> Response {
         // Set once no run is active: one more read covers events committed with the run's end.
         let mut finishing = false;
         loop {
-            if stop.is_cancelled() {
+            // A stream doing its final read finishes it even during shutdown.
+            if stop.is_cancelled() && !finishing {
                 tracing::debug!(%session, "event stream ended: shutdown");
                 break;
             }

@@ -34,5 +34,5 @@ pub fn router(state: AppState, extra: Router<AppState>) -> App {
     DefaultBodyLimit::max(body_limit).layer(routes)
 }
 
-/// The service `axum::serve` runs.
+/// The service [`serve`] runs for each connection.
 pub type App = <DefaultBodyLimit as Layer<Router>>::Service;

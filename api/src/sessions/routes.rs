@@ -1,4 +1,5 @@
 use axum::Router;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -160,10 +161,27 @@ macro_rules! list_page {
 async fn list(
     State(state): State<AppState>,
     token: SessionToken,
-    Query(q): Query<ListQuery>,
+    query: Result<Query<ListQuery>, QueryRejection>,
 ) -> AppResult<Json<Page>> {
+    // A dead session answers 401 before a bad query string answers 400/422, as on routes that
+    // take `AuthUser` (only the error path pays for the separate lookup).
+    let parsed = query
+        .map_err(|rejection| AppError::BadRequest {
+            code: "bad_request",
+            message: rejection.body_text(),
+        })
+        .and_then(|Query(q)| {
+            let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+            Ok((q, cursor))
+        });
+    let (q, cursor) = match parsed {
+        Ok(parsed) => parsed,
+        Err(bad) => {
+            token.verify(&state).await?;
+            return Err(bad);
+        }
+    };
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
     let mut conn = state.db.acquire().await?;
     let deleted = q.deleted.unwrap_or(false);
     let sql = match cursor {

@@ -363,6 +363,18 @@ async fn expired_malformed_and_tampered_tokens_are_refused() {
         );
         assert_eq!(status_at(&a, path, &token).await, 200, "{path}");
     }
+    // A bad query string is reported to a live session...
+    assert_eq!(status_at(&a, "/api/sessions?cursor=zzz", &token).await, 422);
+    assert_eq!(status_at(&a, "/api/sessions?limit=abc", &token).await, 400);
+    // ...but a dead session hears 401 first, as on every route.
+    assert_eq!(
+        status_at(&a, "/api/sessions?cursor=zzz", &tampered).await,
+        401
+    );
+    assert_eq!(
+        status_at(&a, "/api/sessions?limit=abc", &tampered).await,
+        401
+    );
     sqlx::query("UPDATE auth_sessions SET expires_at = now() - interval '1 second'")
         .execute(a.state.db.pool())
         .await
