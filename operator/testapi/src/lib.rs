@@ -1252,7 +1252,7 @@ fn replace(
         return conflict_stale(name);
     }
     let (_, has_status) = kind_of(&t.plural);
-    let mut new = match sub {
+    let new = match sub {
         Some("status") => {
             let mut n = old.value.clone();
             n["status"] = body["status"].clone();
@@ -1276,16 +1276,7 @@ fn replace(
             n
         }
     };
-    keep_system_meta(&old.value, &mut new);
-    defaults(&t.plural, &mut new);
-    let mut owners = old.owners.clone();
-    let old_v = old.value.clone();
-    take_changed(&mut owners, manager, &old_v, &new);
-    let out = commit(s, db, &k, new, owners);
-    if sub == Some("scale") {
-        return ok_json(200, &scale_of(t, &out));
-    }
-    ok_json(200, &out)
+    finish_update(s, db, t, &k, new, manager, sub)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -1360,13 +1351,30 @@ fn patch(
             n
         }
     };
-    let mut new = new;
-    keep_system_meta(&old.value, &mut new);
-    defaults(&t.plural, &mut new);
-    let mut owners = old.owners.clone();
-    let old_v = old.value.clone();
-    take_changed(&mut owners, manager, &old_v, &new);
-    let out = commit(s, db, &k, new, owners);
+    finish_update(s, db, t, &k, new, manager, sub)
+}
+
+/// The end of every update (PUT or non-apply PATCH) of an existing object: system metadata
+/// kept, defaults filled, the changed fields moved to `manager`, committed, and answered with the
+/// object (or its scale view).
+fn finish_update(
+    s: &Shared,
+    db: &mut Db,
+    t: &Target,
+    k: &ObjKey,
+    mut new: Value,
+    manager: &str,
+    sub: Option<&str>,
+) -> Response {
+    let owners = {
+        let old = db.objects.get(k).expect("the caller found the object");
+        keep_system_meta(&old.value, &mut new);
+        defaults(&t.plural, &mut new);
+        let mut owners = old.owners.clone();
+        take_changed(&mut owners, manager, &old.value, &new);
+        owners
+    };
+    let out = commit(s, db, k, new, owners);
     if sub == Some("scale") {
         return ok_json(200, &scale_of(t, &out));
     }
