@@ -106,29 +106,35 @@ impl SessionToken {
     /// Accepts the session row the lookup found (its `key` and `needs_touch` columns): checks the
     /// key in constant time and schedules the sliding-expiry write when due. `Unauthorized` when
     /// the lookup found nothing or the key does not match.
-    pub fn accept(&self, state: &AppState, found: Option<(Vec<u8>, bool)>) -> Result<(), AppError> {
+    pub fn accept(&self, state: &AppState, found: Option<(&[u8], bool)>) -> Result<(), AppError> {
         let (key, needs_touch) = found.ok_or(AppError::Unauthorized)?;
-        if !token::matches(&state.config.session_secret, &self.token, &key) {
+        if !token::matches(&state.config.session_secret, &self.token, key) {
             return Err(AppError::Unauthorized);
         }
         if needs_touch {
-            touch(state, key);
+            touch(state, key.to_vec());
         }
         Ok(())
     }
-}
 
-impl SessionToken {
-    /// The lookup on its own, for a route that must refuse a dead session (401) before it
-    /// reports anything wrong with the rest of the request, as `AuthUser` routes do.
-    pub async fn verify(&self, state: &AppState) -> Result<(), AppError> {
+    /// The lookup on its own: the `AuthUser` extractor's query, and what a route that folds the
+    /// lookup into its own statement runs when it must refuse a dead session (401) before it
+    /// reports anything else wrong with the request.
+    pub async fn authenticate(&self, state: &AppState) -> Result<AuthUser, AppError> {
         let mut conn = state.db.acquire().await?;
         let row: Option<SessionRow> = sqlx::query_as(session_lookup!())
             .bind(self.key())
             .fetch_optional(&mut *conn)
             .await?;
         drop(conn);
-        self.accept(state, row.map(|r| (r.key, r.needs_touch)))
+        let row = row.ok_or(AppError::Unauthorized)?;
+        self.accept(state, Some((&row.key, row.needs_touch)))?;
+        Ok(AuthUser {
+            user: row.user,
+            session_key: row.key,
+            session_id: row.public_id,
+            expires_at: row.expires_at,
+        })
     }
 }
 
@@ -140,31 +146,16 @@ impl FromRequestParts<AppState> for SessionToken {
     }
 }
 
+/// `None` for no token, a malformed one, or one that matches no live session.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<AuthUser>, AppError> {
     let Some(presented) = SessionToken::from_parts(parts, state) else {
         return Ok(None);
     };
-    let mut conn = state.db.acquire().await?;
-    let row: Option<SessionRow> = sqlx::query_as(session_lookup!())
-        .bind(presented.key())
-        .fetch_optional(&mut *conn)
-        .await?;
-    drop(conn);
-    let Some(row) = row else {
-        return Ok(None);
-    };
-    if presented
-        .accept(state, Some((row.key.clone(), row.needs_touch)))
-        .is_err()
-    {
-        return Ok(None);
+    match presented.authenticate(state).await {
+        Ok(user) => Ok(Some(user)),
+        Err(AppError::Unauthorized) => Ok(None),
+        Err(e) => Err(e),
     }
-    Ok(Some(AuthUser {
-        user: row.user,
-        session_key: row.key,
-        session_id: row.public_id,
-        expires_at: row.expires_at,
-    }))
 }
 
 /// Sliding expiry, written at most once an hour per session: record the visit and, when fewer

@@ -177,7 +177,7 @@ async fn list(
     let (q, cursor) = match parsed {
         Ok(parsed) => parsed,
         Err(bad) => {
-            token.verify(&state).await?;
+            token.authenticate(&state).await?;
             return Err(bad);
         }
     };
@@ -198,7 +198,10 @@ async fn list(
     let rows = page.fetch_all(&mut *conn).await?;
     drop(conn);
     let found = match rows.first() {
-        Some(row) => Some((row.try_get("auth_key")?, row.try_get("auth_needs_touch")?)),
+        Some(row) => Some((
+            row.try_get::<&[u8], _>("auth_key")?,
+            row.try_get("auth_needs_touch")?,
+        )),
         None => None,
     };
     token.accept(&state, found)?;
