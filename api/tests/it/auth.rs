@@ -342,6 +342,13 @@ async fn failed_logins_on_both_replicas_trip_one_shared_limit() {
         assert!((1..=900).contains(&retry), "{retry}");
         assert_eq!(error_code(res).await.1["code"], "rate_limited");
     }
+    // Failures are keyed by the connection's peer address (the accept loop's ConnectInfo), not
+    // by a placeholder every client would share.
+    let ips: Vec<String> = sqlx::query_scalar("SELECT DISTINCT ip FROM login_failures")
+        .fetch_all(a.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(ips, ["127.0.0.1"]);
 }
 
 #[tokio::test]

@@ -215,7 +215,16 @@ async fn a_client_that_disconnects_does_not_stop_the_run() {
     let mut reader = SseReader::new(res);
     let first = reader.next(WAIT).await.unwrap();
     assert_eq!(first.event, "user_message");
+    let session: uuid::Uuid = id.parse().unwrap();
+    assert!(a.state.hub.has_session_subscribers(session));
     drop(reader);
+    // The stream ends with its client: the next write to the closed socket drops the body, and
+    // the subscription with it.
+    let deadline = Instant::now() + WAIT;
+    while a.state.hub.has_session_subscribers(session) {
+        assert!(Instant::now() < deadline, "the stream outlived its client");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let done = wait_finished(&a, &token, &id, WAIT).await;
     assert_eq!(done["status"], "completed");
     let stored = events(&a, &token, &id).await;
