@@ -2,9 +2,28 @@
 //! only for the configured number of proxy hops in front of us; otherwise a client could pick its
 //! own address and dodge the limit.
 
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
 use std::net::SocketAddr;
+
+use crate::state::AppState;
+
+/// Who is calling, as seen through the trusted proxies.
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(client_ip(
+            parts,
+            state.config.settings.auth.trusted_proxy_hops,
+        )))
+    }
+}
 
 pub fn client_ip(parts: &Parts, trusted_hops: u32) -> String {
     let peer = parts

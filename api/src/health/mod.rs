@@ -1,11 +1,12 @@
-//! Health endpoints for load balancers and Kubernetes probes. All unauthenticated; none but
-//! `/health/status` touches the database per request (readiness reads the monitor's last result).
+//! Health endpoints for load balancers and Kubernetes probes, and the Prometheus scrape at
+//! `/metrics`. All unauthenticated; none but `/health/status` touches the database per request
+//! (readiness reads the monitor's last result).
 
 use crate::config::BUILD;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Json, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
@@ -16,6 +17,7 @@ pub fn router() -> Router<AppState> {
         .route("/health/status", get(status))
         .route("/ready", get(ready))
         .route("/live", get(live))
+        .route("/metrics", get(metrics))
 }
 
 fn now() -> String {
@@ -127,4 +129,18 @@ fn rss_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
+}
+
+/// Prometheus text format, with the pool gauges sampled now.
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = state
+        .metrics
+        .render(state.db.pool(), state.health.snapshot().healthy);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }

@@ -22,7 +22,6 @@ pub fn router(state: AppState, extra: Router<AppState>) -> App {
     let body_limit = state.config.settings.http.body_limit_bytes;
     let routes = Router::new()
         .merge(crate::health::router())
-        .merge(crate::metrics::router())
         .merge(crate::auth::router())
         .merge(crate::sessions::router())
         .merge(crate::events::router())

@@ -1,4 +1,5 @@
-//! Prometheus metrics of this replica, served at `/metrics` in the text format.
+//! Prometheus metrics of this replica, rendered in the text format (`health` serves them at
+//! `/metrics`). Depends on nothing above it: handlers and middleware record into it.
 
 mod http;
 mod runs;
@@ -94,23 +95,4 @@ impl Metrics {
             .expect("text encoding cannot fail");
         String::from_utf8(out).expect("prometheus text is UTF-8")
     }
-}
-
-pub fn router() -> axum::Router<crate::state::AppState> {
-    axum::Router::new().route("/metrics", axum::routing::get(serve))
-}
-
-async fn serve(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
-) -> impl axum::response::IntoResponse {
-    let body = state
-        .metrics
-        .render(state.db.pool(), state.health.snapshot().healthy);
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
 }

@@ -1,0 +1,369 @@
+//! Auth's handlers: register, login, logout, the current session, password change and the
+//! session list with revocation.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{AuthUser, COOKIE_NAME, ClientIp, MaybeAuthUser, User, password, rate_limit, token};
+use crate::error::{AppError, AppResult};
+use crate::json::Json;
+use crate::state::AppState;
+
+const SESSION_DAYS: i64 = 30;
+/// The cookie outlives any server-side expiry (Chrome's cap is 400 days): the database decides
+/// when a session ends, so sliding renewals need no new cookie.
+const COOKIE_MAX_AGE_SECS: i64 = 400 * 24 * 3600;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct RegisterBody {
+    email: String,
+    password: String,
+    display_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct LoginBody {
+    email: String,
+    password: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct PasswordBody {
+    current_password: String,
+    new_password: String,
+}
+
+/// Trims, lower-cases and checks the shape of an email address.
+pub fn normalize_email(raw: &str) -> Result<String, AppError> {
+    let email = raw.trim().to_lowercase();
+    let valid = email.len() <= 254
+        && !email.chars().any(char::is_whitespace)
+        && match email.split_once('@') {
+            Some((local, domain)) => {
+                !local.is_empty()
+                    && !domain.contains('@')
+                    && domain.contains('.')
+                    && !domain.starts_with('.')
+                    && !domain.ends_with('.')
+            }
+            None => false,
+        };
+    if valid {
+        Ok(email)
+    } else {
+        Err(AppError::validation(
+            "email",
+            "is not a valid email address",
+        ))
+    }
+}
+
+fn display_name(raw: Option<String>) -> Result<Option<String>, AppError> {
+    let name = raw.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
+    if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
+        return Err(AppError::validation(
+            "displayName",
+            "must be at most 100 characters",
+        ));
+    }
+    Ok(name)
+}
+
+fn user_agent(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(512).collect())
+}
+
+fn is_admin_email(state: &AppState, email: &str) -> bool {
+    state
+        .config
+        .settings
+        .auth
+        .admin_emails
+        .iter()
+        .any(|a| a == email)
+}
+
+fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.config.settings.auth.cookie_secure {
+        "; Secure"
+    } else {
+        ""
+    };
+    HeaderValue::from_str(&format!(
+        "{COOKIE_NAME}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}"
+    ))
+    .expect("cookie value is ASCII")
+}
+
+/// Opens a session for `user_id` and returns the response carrying its cookie.
+async fn start_session(
+    state: &AppState,
+    conn: &mut PgConnection,
+    user: User,
+    headers: &HeaderMap,
+    ip: &str,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let token = token::generate();
+    let key = token::key(&state.config.session_secret, &token.0);
+    sqlx::query(
+        "INSERT INTO auth_sessions (id, public_id, user_id, expires_at, user_agent, ip)
+         VALUES ($1, $2, $3, now() + make_interval(days => $4), $5, $6)",
+    )
+    .bind(&key[..])
+    .bind(Uuid::new_v4())
+    .bind(user.id)
+    .bind(SESSION_DAYS as i32)
+    .bind(user_agent(headers))
+    .bind(ip)
+    .execute(conn)
+    .await?;
+    let mut response = (status, Json(json!({ "user": user }))).into_response();
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        cookie(state, &token.0, COOKIE_MAX_AGE_SECS),
+    );
+    Ok(response)
+}
+
+pub(super) async fn register(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<RegisterBody>,
+) -> AppResult<Response> {
+    let email = normalize_email(&body.email)?;
+    password::validate("password", &body.password)?;
+    let name = display_name(body.display_name)?;
+    let hash = state.passwords.hash(body.password).await?;
+    let mut conn = state.db.acquire().await?;
+    let user: Option<User> = sqlx::query_as(
+        "INSERT INTO users (id, email, password_hash, display_name, is_admin)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (email) DO NOTHING
+         RETURNING id, email, display_name, is_admin",
+    )
+    .bind(Uuid::new_v4())
+    .bind(&email)
+    .bind(&hash)
+    .bind(&name)
+    .bind(is_admin_email(&state, &email))
+    .fetch_optional(&mut *conn)
+    .await?;
+    let user = user.ok_or_else(|| AppError::Conflict {
+        code: "email_taken",
+        message: "an account with this email already exists".into(),
+    })?;
+    tracing::info!(user_id = %user.id, "account registered");
+    start_session(&state, &mut conn, user, &headers, &ip, StatusCode::CREATED).await
+}
+
+#[derive(sqlx::FromRow)]
+struct LoginRow {
+    password_hash: String,
+    #[sqlx(flatten)]
+    user: User,
+}
+
+fn invalid_credentials() -> AppError {
+    AppError::Unauthenticated {
+        code: "invalid_credentials",
+        message: "email or password is incorrect".into(),
+    }
+}
+
+pub(super) async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Json(body): Json<LoginBody>,
+) -> AppResult<Response> {
+    // An address that cannot exist gets the same answer as a wrong password.
+    let email = normalize_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
+    let mut conn = state.db.acquire().await?;
+    rate_limit::check(&mut conn, &email, &ip).await?;
+    let row: Option<LoginRow> = sqlx::query_as(
+        "SELECT id, email, display_name, is_admin, password_hash FROM users WHERE email = $1",
+    )
+    .bind(&email)
+    .fetch_optional(&mut *conn)
+    .await?;
+    // Don't hold a connection across the (deliberately slow) hash.
+    drop(conn);
+    let too_long = body.password.chars().count() > password::MAX_LEN;
+    let stored = row.as_ref().map(|r| r.password_hash.clone());
+    let ok = !too_long && state.passwords.verify(body.password, stored).await?;
+    let mut conn = state.db.acquire().await?;
+    let Some(row) = row.filter(|_| ok) else {
+        rate_limit::record_failure(&mut conn, &email, &ip).await?;
+        tracing::info!(%ip, "login failed");
+        return Err(invalid_credentials());
+    };
+    rate_limit::clear_email(&mut conn, &email).await?;
+    let mut user = row.user;
+    if is_admin_email(&state, &email) && !user.is_admin {
+        sqlx::query("UPDATE users SET is_admin = true WHERE id = $1")
+            .bind(user.id)
+            .execute(&mut *conn)
+            .await?;
+        user.is_admin = true;
+    }
+    start_session(&state, &mut conn, user, &headers, &ip, StatusCode::OK).await
+}
+
+pub(super) async fn logout(
+    State(state): State<AppState>,
+    MaybeAuthUser(auth): MaybeAuthUser,
+) -> AppResult<Response> {
+    if let Some(auth) = auth {
+        let mut conn = state.db.acquire().await?;
+        sqlx::query("DELETE FROM auth_sessions WHERE id = $1")
+            .bind(&auth.session_key)
+            .execute(&mut *conn)
+            .await?;
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, cookie(&state, "", 0));
+    Ok(response)
+}
+
+pub(super) async fn current_session(auth: AuthUser) -> Json<serde_json::Value> {
+    Json(json!({
+        "user": auth.user,
+        "session": { "id": auth.session_id, "expiresAt": auth.expires_at },
+    }))
+}
+
+pub(super) async fn change_password(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    auth: AuthUser,
+    Json(body): Json<PasswordBody>,
+) -> AppResult<StatusCode> {
+    password::validate("newPassword", &body.new_password)?;
+    let mut conn = state.db.acquire().await?;
+    // A stolen session must not become a password-guessing oracle.
+    rate_limit::check(&mut conn, &auth.user.email, &ip).await?;
+    let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(auth.user.id)
+        .fetch_one(&mut *conn)
+        .await?;
+    drop(conn);
+    let current_ok = body.current_password.chars().count() <= password::MAX_LEN
+        && state
+            .passwords
+            .verify(body.current_password, Some(stored))
+            .await?;
+    if !current_ok {
+        let mut conn = state.db.acquire().await?;
+        rate_limit::record_failure(&mut conn, &auth.user.email, &ip).await?;
+        return Err(AppError::Forbidden {
+            code: "invalid_credentials",
+            message: "current password is incorrect".into(),
+        });
+    }
+    let hash = state.passwords.hash(body.new_password).await?;
+    let mut conn = state.db.acquire().await?;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1")
+        .bind(auth.user.id)
+        .bind(&hash)
+        .execute(&mut *tx)
+        .await?;
+    // Every other session ends, on every replica, the moment this commits.
+    let ended = sqlx::query("DELETE FROM auth_sessions WHERE user_id = $1 AND id <> $2")
+        .bind(auth.user.id)
+        .bind(&auth.session_key)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    tracing::info!(user_id = %auth.user.id, ended_sessions = ended, "password changed");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+struct SessionInfo {
+    id: Uuid,
+    created_at: DateTime<Utc>,
+    last_seen_at: DateTime<Utc>,
+    user_agent: Option<String>,
+    current: bool,
+}
+
+pub(super) async fn list_sessions(
+    State(state): State<AppState>,
+    auth: AuthUser,
+) -> AppResult<Json<serde_json::Value>> {
+    let mut conn = state.db.acquire().await?;
+    let sessions: Vec<SessionInfo> = sqlx::query_as(
+        "SELECT public_id AS id, created_at, last_verified_at AS last_seen_at, user_agent,
+                id = $2 AS current
+         FROM auth_sessions WHERE user_id = $1 AND expires_at > now()
+         ORDER BY created_at DESC",
+    )
+    .bind(auth.user.id)
+    .bind(&auth.session_key)
+    .fetch_all(&mut *conn)
+    .await?;
+    Ok(Json(json!({ "sessions": sessions })))
+}
+
+pub(super) async fn revoke_session(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<StatusCode> {
+    // Someone else's session, a malformed id and a missing one all look the same: 404.
+    let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
+    let mut conn = state.db.acquire().await?;
+    let deleted = sqlx::query("DELETE FROM auth_sessions WHERE public_id = $1 AND user_id = $2")
+        .bind(id)
+        .bind(auth.user.id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if deleted == 0 {
+        return Err(AppError::NotFound);
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalised_and_checked() {
+        assert_eq!(
+            normalize_email("  Ada@Example.COM ").unwrap(),
+            "ada@example.com"
+        );
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "ada@example",
+            "a b@example.com",
+            "a@b@c.io",
+            "ada@.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad}");
+        }
+    }
+}
