@@ -13,6 +13,7 @@ mod lookup;
 pub mod names;
 mod settings;
 mod vars;
+pub mod worker;
 
 pub use error::ConfigError;
 pub use lookup::Lookup;
