@@ -3,10 +3,14 @@
 //! another live replica with their Last-Event-ID. Tests run one at a time (they are heavy), each
 //! with its own cluster so stopping PostgreSQL disturbs nobody.
 
-use futures::StreamExt;
-use serde_json::{Value, json};
+mod support;
+
+use reqwest::Method;
+use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use support::api::Api;
+use support::sse::SseReader;
 use tokio::process::{Child, Command};
 use webedt_devdb::{Cluster, ClusterOptions};
 
@@ -115,42 +119,15 @@ impl Balancer {
     }
 }
 
-async fn register(base: &str, email: &str) -> String {
-    let res = reqwest::Client::new()
-        .post(format!("{base}/api/auth/register"))
-        .json(&json!({ "email": email, "password": "password 123" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
-    cookie["webedt_session=".len()..]
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
+/// A client of the replica at `base`, with no overall timeout (streams outlast any).
+fn api(base: &str) -> Api {
+    Api::new(base.to_string(), reqwest::Client::new())
 }
 
 async fn create_and_send(base: &str, token: &str, message: &str) -> String {
-    let client = reqwest::Client::new();
-    let session: Value = client
-        .post(format!("{base}/api/sessions"))
-        .bearer_auth(token)
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = session["id"].as_str().unwrap().to_string();
-    let res = client
-        .post(format!("{base}/api/sessions/{id}/send"))
-        .bearer_auth(token)
-        .json(&json!({ "message": message }))
-        .send()
-        .await
-        .unwrap();
+    let api = api(base);
+    let id = api.create_session(token).await;
+    let res = api.send(token, &id, message).await;
     assert_eq!(res.status(), 202);
     id
 }
@@ -173,13 +150,15 @@ async fn follow(
             Instant::now() < deadline,
             "session {session} did not finish; got {got:?}"
         );
-        let base = lb.pick(attempt);
+        let replica = Api::new(lb.pick(attempt), client.clone());
         attempt += 1;
         let last = got.last().map_or(0, |g| g.0);
-        let res = client
-            .get(format!("{base}/api/sessions/{session}/events/stream"))
-            .bearer_auth(&token)
-            .header("last-event-id", last.to_string())
+        let res = replica
+            .stream(
+                &token,
+                &format!("/api/sessions/{session}/events/stream"),
+                Some(last),
+            )
             .send()
             .await;
         let Ok(res) = res
@@ -189,30 +168,15 @@ async fn follow(
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let mut body = res.bytes_stream();
-        let mut buf = String::new();
+        let mut frames = SseReader::new(res);
         let mut ended_cleanly = false;
-        while let Ok(Some(chunk)) = tokio::time::timeout(Duration::from_secs(20), body.next()).await
-        {
-            let Ok(chunk) = chunk else { break };
-            buf.push_str(&String::from_utf8_lossy(&chunk));
-            while let Some(end) = buf.find("\n\n") {
-                let frame: String = buf.drain(..end + 2).collect();
-                let id = frame
-                    .lines()
-                    .find_map(|l| l.strip_prefix("id: "))
-                    .and_then(|v| v.parse::<i64>().ok());
-                let kind = frame
-                    .lines()
-                    .find_map(|l| l.strip_prefix("event: "))
-                    .unwrap_or("")
-                    .to_string();
-                if let Some(id) = id {
-                    got.push((id, kind.clone()));
-                    if ["completed", "error", "interrupted"].contains(&kind.as_str()) {
-                        ended_cleanly = true;
-                    }
+        // A stream silent for 20 s counts as dropped, like one that broke.
+        while let Ok(Some(frame)) = frames.next_unless_silent(Duration::from_secs(20)).await {
+            if let Some(id) = frame.id {
+                if ["completed", "error", "interrupted"].contains(&frame.event.as_str()) {
+                    ended_cleanly = true;
                 }
+                got.push((id, frame.event));
             }
         }
         if ended_cleanly {
@@ -224,12 +188,14 @@ async fn follow(
 }
 
 async fn stored(base: &str, token: &str, session: &str) -> Vec<(i64, String)> {
-    let body: Value = reqwest::Client::new()
-        .get(format!("{base}/api/sessions/{session}/events"))
-        .bearer_auth(token)
-        .send()
+    let body: Value = api(base)
+        .call(
+            token,
+            Method::GET,
+            &format!("/api/sessions/{session}/events"),
+            None,
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -279,7 +245,7 @@ async fn kill_9_of_a_replica_loses_no_event_and_its_runs_are_ended_once() {
     }
     let lb = Balancer::default();
     lb.set(replicas.iter().map(|r| r.base.clone()).collect());
-    let token = register(&replicas[0].base, "chaos@example.com").await;
+    let token = api(&replicas[0].base).register("chaos@example.com").await;
     let pool = sqlx::PgPool::connect(&db).await.unwrap();
 
     let mut sessions = Vec::new();
@@ -359,7 +325,7 @@ async fn postgres_outage_under_load_flips_readiness_and_nothing_hangs_or_exits()
     for i in 0..3 {
         replicas.push(spawn_replica(&db, &format!("pg-{i}"), &env).await);
     }
-    let token = register(&replicas[0].base, "outage@example.com").await;
+    let token = api(&replicas[0].base).register("outage@example.com").await;
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let slowest = Arc::new(Mutex::new(Duration::ZERO));
     let load: Vec<_> = (0..6)
@@ -432,12 +398,9 @@ async fn postgres_outage_under_load_flips_readiness_and_nothing_hangs_or_exits()
     for r in &mut replicas {
         assert!(r.child.try_wait().unwrap().is_none(), "{} exited", r.id);
     }
-    let res = reqwest::Client::new()
-        .get(format!("{}/api/sessions", replicas[1].base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = api(&replicas[1].base)
+        .call(&token, Method::GET, "/api/sessions", None)
+        .await;
     assert_eq!(res.status(), 200, "serving again");
 }
 
@@ -448,25 +411,29 @@ async fn an_interrupt_on_a_replica_that_does_not_own_the_run_stops_it_within_a_s
     let env = [("DEMO_EVENT_COUNT", "1000"), ("DEMO_EVENT_DELAY_MS", "20")];
     let a = spawn_replica(&db, "owner", &env).await;
     let b = spawn_replica(&db, "other", &env).await;
-    let token = register(&a.base, "irq@example.com").await;
+    let token = api(&a.base).register("irq@example.com").await;
     let session = create_and_send(&a.base, &token, "long").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let client = reqwest::Client::new();
+    let other = api(&b.base);
     let asked = Instant::now();
-    let res = client
-        .post(format!("{}/api/sessions/{session}/interrupt", b.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let res = other
+        .call(
+            &token,
+            Method::POST,
+            &format!("/api/sessions/{session}/interrupt"),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 202);
     loop {
-        let s: Value = client
-            .get(format!("{}/api/sessions/{session}", b.base))
-            .bearer_auth(&token)
-            .send()
+        let s: Value = other
+            .call(
+                &token,
+                Method::GET,
+                &format!("/api/sessions/{session}"),
+                None,
+            )
             .await
-            .unwrap()
             .json()
             .await
             .unwrap();
@@ -504,7 +471,7 @@ async fn a_rolling_restart_during_streams_loses_nothing_and_each_replica_exits_i
     }
     let lb = Balancer::default();
     lb.set(replicas.iter().map(|r| r.base.clone()).collect());
-    let token = register(&replicas[0].base, "rolling@example.com").await;
+    let token = api(&replicas[0].base).register("rolling@example.com").await;
     let mut sessions = Vec::new();
     for i in 0..streams() {
         sessions.push(create_and_send(&replicas[i % 3].base, &token, &format!("roll {i}")).await);

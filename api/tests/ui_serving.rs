@@ -3,15 +3,25 @@
 //! long-cached, and API and probe paths keep their JSON 404. Serving the UI needs no database,
 //! so these tests point the server at an unreachable one.
 
+mod support;
+
 use std::time::Duration;
+use support::api::Api;
 use tokio_util::sync::CancellationToken;
 use webedt_api::{Config, Server};
 use webedt_contract::{Settings, names};
 
 struct App {
-    base: String,
+    api: Api,
     stop: CancellationToken,
-    client: reqwest::Client,
+}
+
+impl std::ops::Deref for App {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl Drop for App {
@@ -48,22 +58,14 @@ async fn spawn() -> App {
     let signal = stop.clone();
     tokio::spawn(server.run(async move { signal.cancelled().await }));
     App {
-        base,
+        api: Api::new(
+            base,
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .expect("client"),
+        ),
         stop,
-        client: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .expect("client"),
-    }
-}
-
-impl App {
-    async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request")
     }
 }
 

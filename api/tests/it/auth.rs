@@ -1,6 +1,7 @@
 //! Accounts and sessions across two replicas sharing one database.
 
 use crate::common::{TestApp, app, fresh_database};
+use crate::support::api::token_of;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use webedt_contract::names::*;
@@ -13,53 +14,12 @@ async fn pair() -> (TestApp, TestApp) {
     (a, b)
 }
 
-/// The session token from a `Set-Cookie: webedt_session=…` header.
-fn token_of(res: &reqwest::Response) -> String {
-    let cookie = res
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("webedt_session="))
-        .expect("session cookie set");
-    assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
-    assert!(cookie.contains("Path=/"), "{cookie}");
-    cookie["webedt_session=".len()..]
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
 /// A request as a browser on our own pages sends it: cookie plus `Sec-Fetch-Site: same-origin`.
 fn browser(app: &TestApp, method: Method, path: &str, token: &str) -> reqwest::RequestBuilder {
     app.client
         .request(method, app.url(path))
         .header("cookie", format!("webedt_session={token}"))
         .header("sec-fetch-site", "same-origin")
-}
-
-async fn register(app: &TestApp, email: &str, password: &str) -> (String, Value) {
-    let res = app
-        .client
-        .post(app.url("/api/auth/register"))
-        .json(&json!({ "email": email, "password": password, "displayName": "Ada" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let token = token_of(&res);
-    (token, res.json().await.unwrap())
-}
-
-async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/auth/login"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn session_status(app: &TestApp, token: &str) -> StatusCode {
@@ -87,7 +47,9 @@ async fn error_code(res: reqwest::Response) -> (StatusCode, Value) {
 #[tokio::test]
 async fn a_login_on_one_replica_is_recognised_by_another_and_logout_ends_it_everywhere() {
     let (a, b) = pair().await;
-    let (token, body) = register(&a, "  Ada@Example.com ", "correct horse").await;
+    let (token, body) = a
+        .register_user("  Ada@Example.com ", "correct horse", Some("Ada"))
+        .await;
     assert_eq!(body["user"]["email"], "ada@example.com");
     assert_eq!(body["user"]["displayName"], "Ada");
     assert_eq!(body["user"]["isAdmin"], false);
@@ -126,8 +88,10 @@ async fn a_login_on_one_replica_is_recognised_by_another_and_logout_ends_it_ever
 #[tokio::test]
 async fn changing_the_password_ends_every_other_session_on_every_replica() {
     let (a, b) = pair().await;
-    let (first, _) = register(&a, "pw@example.com", "old password").await;
-    let second = token_of(&login(&b, "pw@example.com", "old password").await);
+    let (first, _) = a
+        .register_user("pw@example.com", "old password", Some("Ada"))
+        .await;
+    let second = token_of(&b.login("pw@example.com", "old password").await);
     assert_eq!(session_status(&b, &second).await, 200);
 
     let wrong = browser(&a, Method::POST, "/api/auth/password", &first)
@@ -154,11 +118,11 @@ async fn changing_the_password_ends_every_other_session_on_every_replica() {
         "the changing session stays"
     );
     assert_eq!(
-        login(&a, "pw@example.com", "old password").await.status(),
+        a.login("pw@example.com", "old password").await.status(),
         401
     );
     assert_eq!(
-        login(&b, "pw@example.com", "new password").await.status(),
+        b.login("pw@example.com", "new password").await.status(),
         200
     );
 }
@@ -166,9 +130,13 @@ async fn changing_the_password_ends_every_other_session_on_every_replica() {
 #[tokio::test]
 async fn sessions_are_listed_and_revoked_by_their_owner_only() {
     let (a, b) = pair().await;
-    let (mine, _) = register(&a, "owner@example.com", "password one").await;
-    let other_device = token_of(&login(&b, "owner@example.com", "password one").await);
-    let (intruder, _) = register(&b, "intruder@example.com", "password two").await;
+    let (mine, _) = a
+        .register_user("owner@example.com", "password one", Some("Ada"))
+        .await;
+    let other_device = token_of(&b.login("owner@example.com", "password one").await);
+    let (intruder, _) = b
+        .register_user("intruder@example.com", "password two", Some("Ada"))
+        .await;
 
     let list: Value = browser(&a, Method::GET, "/api/auth/sessions", &mine)
         .header("user-agent", "test-agent/1")
@@ -220,7 +188,9 @@ async fn sessions_are_listed_and_revoked_by_their_owner_only() {
 #[tokio::test]
 async fn only_hashes_are_stored() {
     let a = app().spawn().await;
-    let (token, body) = register(&a, "hash@example.com", "secret password").await;
+    let (token, body) = a
+        .register_user("hash@example.com", "secret password", Some("Ada"))
+        .await;
     let pool = a.state.db.pool();
     let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1::uuid")
         .bind(body["user"]["id"].as_str().unwrap())
@@ -249,7 +219,9 @@ async fn cookie_writes_need_same_site_proof_bearer_writes_do_not() {
         .env(ALLOWED_ORIGINS, "https://ui.example.com")
         .spawn()
         .await;
-    let (token, _) = register(&a, "csrf@example.com", "password 123").await;
+    let (token, _) = a
+        .register_user("csrf@example.com", "password 123", Some("Ada"))
+        .await;
     let post = |origin: Option<&str>, site: Option<&str>| {
         let mut req = a
             .client
@@ -296,7 +268,7 @@ async fn cookie_writes_need_same_site_proof_bearer_writes_do_not() {
         204
     );
     let (token, _) = {
-        let res = login(&a, "csrf@example.com", "password 123").await;
+        let res = a.login("csrf@example.com", "password 123").await;
         (token_of(&res), ())
     };
     let res = a
@@ -310,7 +282,7 @@ async fn cookie_writes_need_same_site_proof_bearer_writes_do_not() {
     assert_eq!(res.status(), 204);
 
     // Bearer requests carry no ambient credential: exempt.
-    let token = token_of(&login(&a, "csrf@example.com", "password 123").await);
+    let token = token_of(&a.login("csrf@example.com", "password 123").await);
     let res = a
         .client
         .post(a.url("/api/auth/logout"))
@@ -325,14 +297,15 @@ async fn cookie_writes_need_same_site_proof_bearer_writes_do_not() {
 #[tokio::test]
 async fn failed_logins_on_both_replicas_trip_one_shared_limit() {
     let (a, b) = pair().await;
-    register(&a, "victim@example.com", "right password").await;
+    a.register_user("victim@example.com", "right password", Some("Ada"))
+        .await;
     for i in 0..10 {
         let replica = if i % 2 == 0 { &a } else { &b };
-        let res = login(replica, "victim@example.com", "wrong password").await;
+        let res = replica.login("victim@example.com", "wrong password").await;
         assert_eq!(res.status(), 401, "attempt {i}");
     }
     for replica in [&a, &b] {
-        let res = login(replica, "victim@example.com", "right password").await;
+        let res = replica.login("victim@example.com", "right password").await;
         assert_eq!(res.status(), 429);
         let retry: u64 = res.headers()["retry-after"]
             .to_str()
@@ -354,7 +327,9 @@ async fn failed_logins_on_both_replicas_trip_one_shared_limit() {
 #[tokio::test]
 async fn expired_malformed_and_tampered_tokens_are_refused() {
     let a = app().spawn().await;
-    let (token, _) = register(&a, "exp@example.com", "password 123").await;
+    let (token, _) = a
+        .register_user("exp@example.com", "password 123", Some("Ada"))
+        .await;
     let mut tampered = token.clone().into_bytes();
     tampered[5] = if tampered[5] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
@@ -394,7 +369,9 @@ async fn expired_malformed_and_tampered_tokens_are_refused() {
 #[tokio::test]
 async fn sessions_slide_when_half_their_life_is_gone() {
     let a = app().spawn().await;
-    let (token, _) = register(&a, "slide@example.com", "password 123").await;
+    let (token, _) = a
+        .register_user("slide@example.com", "password 123", Some("Ada"))
+        .await;
     for path in std::iter::once("/api/auth/session").chain(ONE_STATEMENT_ROUTES) {
         let pool = a.state.db.pool();
         sqlx::query(
@@ -492,7 +469,9 @@ async fn bad_input_gets_its_code() {
         .unwrap();
     assert_eq!(error_code(res).await.1["code"], "invalid_json");
 
-    let (_, admin) = register(&a, "Root@Example.com", "password 123").await;
+    let (_, admin) = a
+        .register_user("Root@Example.com", "password 123", Some("Ada"))
+        .await;
     assert_eq!(admin["user"]["isAdmin"], true);
     let res = post(
         "/api/auth/register",
@@ -507,18 +486,23 @@ async fn bad_input_gets_its_code() {
     );
 
     // Unknown account and wrong password: same status, same code, same message.
-    register(&a, "known@example.com", "password 123").await;
-    let unknown = error_code(login(&a, "unknown@example.com", "password 123").await).await;
-    let wrong = error_code(login(&a, "known@example.com", "password 999").await).await;
+    a.register_user("known@example.com", "password 123", Some("Ada"))
+        .await;
+    let unknown = error_code(a.login("unknown@example.com", "password 123").await).await;
+    let wrong = error_code(a.login("known@example.com", "password 999").await).await;
     assert_eq!(unknown, wrong);
 }
 
 #[tokio::test]
 async fn the_purge_job_removes_expired_sessions_and_aged_failures_only() {
     let a = app().spawn().await;
-    let (kept, _) = register(&a, "keep@example.com", "password 123").await;
-    let (_gone, _) = register(&a, "gone@example.com", "password 123").await;
-    login(&a, "keep@example.com", "wrong password").await;
+    let (kept, _) = a
+        .register_user("keep@example.com", "password 123", Some("Ada"))
+        .await;
+    let (_gone, _) = a
+        .register_user("gone@example.com", "password 123", Some("Ada"))
+        .await;
+    a.login("keep@example.com", "wrong password").await;
     let pool = a.state.db.pool();
     sqlx::query(
         "UPDATE auth_sessions SET expires_at = now() - interval '1 minute'

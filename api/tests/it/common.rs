@@ -1,8 +1,10 @@
 //! `spawn_app()` and friends: every test gets a fresh database on the shared test cluster (the
-//! test command exports `DATABASE_URL`), and servers speak real HTTP on 127.0.0.1.
+//! test command exports `DATABASE_URL`), and servers speak real HTTP on 127.0.0.1. A `TestApp`
+//! derefs to its [`Api`], so `app.register(…)`, `app.call(…)` and the other requests are on it.
 
 #![allow(dead_code)]
 
+use crate::support::api::Api;
 use sqlx::Connection;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -67,29 +69,25 @@ pub fn test_config(db_url: &str, overrides: &[(&'static str, &str)]) -> Config {
 
 pub struct TestApp {
     pub addr: SocketAddr,
-    pub base: String,
+    /// `base` (`http://127.0.0.1:port`), `client` and the request helpers.
+    pub api: Api,
     pub db_url: String,
-    pub client: reqwest::Client,
     pub state: AppState,
     stop: CancellationToken,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
 }
 
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
+impl std::ops::Deref for TestApp {
+    type Target = Api;
 
+    fn deref(&self) -> &Api {
+        &self.api
+    }
+}
+
+impl TestApp {
     pub fn container_id(&self) -> &str {
         self.state.config.container_id()
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request")
     }
 
     /// Sends the shutdown signal (what SIGTERM does) without waiting.
@@ -196,12 +194,14 @@ impl AppBuilder {
         let handle = tokio::spawn(server.run(async move { signal.cancelled().await }));
         let app = TestApp {
             addr,
-            base: format!("http://{addr}"),
+            api: Api::new(
+                format!("http://{addr}"),
+                reqwest::Client::builder()
+                    .timeout(Duration::from_secs(30))
+                    .build()
+                    .expect("client"),
+            ),
             db_url,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .expect("client"),
             state,
             stop,
             handle: Some(handle),

@@ -2,6 +2,8 @@
 //! test). One test binary, so the suite links once.
 
 mod common;
+#[path = "../support/mod.rs"]
+mod support;
 
 mod auth;
 mod config_errors;
@@ -13,4 +15,3 @@ mod migrations;
 mod providers;
 mod runs;
 mod shutdown;
-mod sse;

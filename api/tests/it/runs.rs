@@ -2,7 +2,7 @@
 //! replicas, orphan cleanup of a killed replica, seq integrity.
 
 use crate::common::{TestApp, app, fresh_database};
-use crate::sse::SseReader;
+use crate::support::sse::SseReader;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
@@ -10,73 +10,15 @@ use webedt_contract::names::*;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-pub async fn user(app: &TestApp, email: &str) -> String {
-    let res = app
-        .client
-        .post(app.url("/api/auth/register"))
-        .json(&json!({ "email": email, "password": "password 123" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 201);
-    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
-    cookie["webedt_session=".len()..]
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
-}
-
-pub async fn call(
-    app: &TestApp,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut req = app.client.request(method, app.url(path)).bearer_auth(token);
-    if let Some(b) = body {
-        req = req.json(&b);
-    }
-    req.send().await.unwrap()
-}
-
-pub async fn create_session(app: &TestApp, token: &str) -> String {
-    let res = call(
-        app,
-        token,
-        reqwest::Method::POST,
-        "/api/sessions",
-        Some(json!({})),
-    )
-    .await;
-    assert_eq!(res.status(), 201);
-    res.json::<Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-pub async fn send(app: &TestApp, token: &str, session: &str, message: &str) -> reqwest::Response {
-    call(
-        app,
-        token,
-        reqwest::Method::POST,
-        &format!("/api/sessions/{session}/send"),
-        Some(json!({ "message": message })),
-    )
-    .await
-}
-
 async fn events(app: &TestApp, token: &str, session: &str) -> Vec<Value> {
-    let res = call(
-        app,
-        token,
-        reqwest::Method::GET,
-        &format!("/api/sessions/{session}/events"),
-        None,
-    )
-    .await;
+    let res = app
+        .call(
+            token,
+            reqwest::Method::GET,
+            &format!("/api/sessions/{session}/events"),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 200);
     res.json::<Value>().await.unwrap()["events"]
         .as_array()
@@ -85,8 +27,7 @@ async fn events(app: &TestApp, token: &str, session: &str) -> Vec<Value> {
 }
 
 async fn session(app: &TestApp, token: &str, id: &str) -> Value {
-    call(
-        app,
+    app.call(
         token,
         reqwest::Method::GET,
         &format!("/api/sessions/{id}"),
@@ -130,12 +71,9 @@ async fn pair(env: &[(&'static str, &str)]) -> (TestApp, TestApp) {
 #[tokio::test]
 async fn a_run_started_on_a_resumes_on_b_from_the_middle_with_no_gap_or_duplicate() {
     let (a, b) = pair(&[(DEMO_EVENT_COUNT, "30"), (DEMO_EVENT_DELAY_MS, "40")]).await;
-    let token = user(&a, "resume@example.com").await;
-    let id = create_session(&a, &token).await;
-    assert_eq!(
-        send(&a, &token, &id, "build me a thing").await.status(),
-        202
-    );
+    let token = a.register("resume@example.com").await;
+    let id = a.create_session(&token).await;
+    assert_eq!(a.send(&token, &id, "build me a thing").await.status(), 202);
     // Wait until the run is visibly under way, then resume on B from the middle.
     let deadline = Instant::now() + WAIT;
     while events(&b, &token, &id).await.len() < 8 {
@@ -201,15 +139,15 @@ async fn a_client_that_disconnects_does_not_stop_the_run() {
         .env(DEMO_EVENT_DELAY_MS, 30)
         .spawn()
         .await;
-    let token = user(&a, "leave@example.com").await;
-    let res = call(
-        &a,
-        &token,
-        reqwest::Method::POST,
-        "/api/execute-remote",
-        Some(json!({ "userRequest": "go" })),
-    )
-    .await;
+    let token = a.register("leave@example.com").await;
+    let res = a
+        .call(
+            &token,
+            reqwest::Method::POST,
+            "/api/execute-remote",
+            Some(json!({ "userRequest": "go" })),
+        )
+        .await;
     assert_eq!(res.status(), 200);
     let id = res.headers()["x-session-id"].to_str().unwrap().to_string();
     let mut reader = SseReader::new(res);
@@ -244,23 +182,23 @@ async fn a_client_that_disconnects_does_not_stop_the_run() {
 #[tokio::test]
 async fn an_interrupt_sent_to_another_replica_stops_the_run_quickly() {
     let (a, b) = pair(&[(DEMO_EVENT_COUNT, "400"), (DEMO_EVENT_DELAY_MS, "50")]).await;
-    let token = user(&a, "stop@example.com").await;
-    let id = create_session(&a, &token).await;
-    send(&a, &token, &id, "long job").await;
+    let token = a.register("stop@example.com").await;
+    let id = a.create_session(&token).await;
+    a.send(&token, &id, "long job").await;
     let deadline = Instant::now() + WAIT;
     while events(&b, &token, &id).await.len() < 5 {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let asked = Instant::now();
-    let res = call(
-        &b,
-        &token,
-        reqwest::Method::POST,
-        &format!("/api/sessions/{id}/interrupt"),
-        Some(json!({})),
-    )
-    .await;
+    let res = b
+        .call(
+            &token,
+            reqwest::Method::POST,
+            &format!("/api/sessions/{id}/interrupt"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(res.status(), 202);
     let done = wait_finished(&b, &token, &id, Duration::from_secs(5)).await;
     let took = asked.elapsed();
@@ -278,14 +216,14 @@ async fn an_interrupt_sent_to_another_replica_stops_the_run_quickly() {
         stored.len()
     );
     // Nothing to stop any more.
-    let res = call(
-        &a,
-        &token,
-        reqwest::Method::POST,
-        &format!("/api/sessions/{id}/interrupt"),
-        None,
-    )
-    .await;
+    let res = a
+        .call(
+            &token,
+            reqwest::Method::POST,
+            &format!("/api/sessions/{id}/interrupt"),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::CONFLICT);
 }
 
@@ -337,8 +275,8 @@ async fn a_run_of_a_killed_replica_is_cleaned_up_once_by_another() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let token = user(&b, "orphan@example.com").await;
-    let id = create_session(&b, &token).await;
+    let token = b.register("orphan@example.com").await;
+    let id = b.create_session(&token).await;
     let res = client
         .post(format!("{base}/api/sessions/{id}/send"))
         .bearer_auth(&token)
@@ -384,9 +322,9 @@ async fn a_healthy_long_run_is_never_marked_lost() {
         .env(DEMO_EVENT_DELAY_MS, 100) // ~6 s, well past the timeout
         .spawn()
         .await;
-    let token = user(&a, "long@example.com").await;
-    let id = create_session(&a, &token).await;
-    send(&a, &token, &id, "slow and steady").await;
+    let token = a.register("long@example.com").await;
+    let id = a.create_session(&token).await;
+    a.send(&token, &id, "slow and steady").await;
     let done = wait_finished(&a, &token, &id, Duration::from_secs(30)).await;
     assert_eq!(done["status"], "completed", "{done}");
     let stored = events(&a, &token, &id).await;
@@ -396,8 +334,8 @@ async fn a_healthy_long_run_is_never_marked_lost() {
 #[tokio::test]
 async fn concurrent_appends_never_repeat_or_skip_a_seq() {
     let a = app().spawn().await;
-    let token = user(&a, "seq@example.com").await;
-    let id: uuid::Uuid = create_session(&a, &token).await.parse().unwrap();
+    let token = a.register("seq@example.com").await;
+    let id: uuid::Uuid = a.create_session(&token).await.parse().unwrap();
     let pool = a.state.db.pool().clone();
     let writers = (0..8).map(|w| {
         let pool = pool.clone();
@@ -430,26 +368,20 @@ async fn concurrent_appends_never_repeat_or_skip_a_seq() {
 #[tokio::test]
 async fn the_updates_stream_sees_changes_made_on_another_replica() {
     let (a, b) = pair(&[]).await;
-    let token = user(&a, "updates@example.com").await;
-    let res = call(
-        &b,
-        &token,
-        reqwest::Method::GET,
-        "/api/sessions/updates",
-        None,
-    )
-    .await;
+    let token = a.register("updates@example.com").await;
+    let res = b
+        .call(&token, reqwest::Method::GET, "/api/sessions/updates", None)
+        .await;
     assert_eq!(res.status(), 200);
     let mut reader = SseReader::new(res);
     // Give B's subscription a moment to be registered before the change happens.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let id = create_session(&a, &token).await;
+    let id = a.create_session(&token).await;
     let frame = reader.next(Duration::from_secs(5)).await.unwrap();
     assert_eq!(frame.event, "session");
     assert_eq!(frame.json()["kind"], "created");
     assert_eq!(frame.json()["session"]["id"], id.as_str());
-    call(
-        &a,
+    a.call(
         &token,
         reqwest::Method::PATCH,
         &format!("/api/sessions/{id}"),
@@ -460,10 +392,9 @@ async fn the_updates_stream_sees_changes_made_on_another_replica() {
     assert_eq!(frame.json()["kind"], "updated");
     assert_eq!(frame.json()["session"]["title"], "Renamed");
     // Another user's changes are not visible.
-    let other = user(&a, "someone-else@example.com").await;
-    create_session(&a, &other).await;
-    call(
-        &a,
+    let other = a.register("someone-else@example.com").await;
+    a.create_session(&other).await;
+    a.call(
         &token,
         reqwest::Method::DELETE,
         &format!("/api/sessions/{id}"),
@@ -481,15 +412,15 @@ async fn the_updates_stream_sees_changes_made_on_another_replica() {
 #[tokio::test]
 async fn sessions_crud_with_trash_and_pagination() {
     let a = app().spawn().await;
-    let token = user(&a, "crud@example.com").await;
-    let res = call(
-        &a,
-        &token,
-        reqwest::Method::POST,
-        "/api/sessions",
-        Some(json!({ "title": "First" })),
-    )
-    .await;
+    let token = a.register("crud@example.com").await;
+    let res = a
+        .call(
+            &token,
+            reqwest::Method::POST,
+            "/api/sessions",
+            Some(json!({ "title": "First" })),
+        )
+        .await;
     assert_eq!(res.status(), 201);
     let first: Value = res.json().await.unwrap();
     for key in [
@@ -509,32 +440,27 @@ async fn sessions_crud_with_trash_and_pagination() {
     assert_eq!(first["status"], "idle");
     assert_eq!(first["provider"], "demo");
     for _ in 0..4 {
-        create_session(&a, &token).await;
+        a.create_session(&token).await;
     }
-    let page: Value = call(
-        &a,
-        &token,
-        reqwest::Method::GET,
-        "/api/sessions?limit=3",
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let page: Value = a
+        .call(&token, reqwest::Method::GET, "/api/sessions?limit=3", None)
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(page["sessions"].as_array().unwrap().len(), 3);
     let cursor = page["nextCursor"].as_str().unwrap();
-    let rest: Value = call(
-        &a,
-        &token,
-        reqwest::Method::GET,
-        &format!("/api/sessions?limit=3&cursor={cursor}"),
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let rest: Value = a
+        .call(
+            &token,
+            reqwest::Method::GET,
+            &format!("/api/sessions?limit=3&cursor={cursor}"),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(rest["sessions"].as_array().unwrap().len(), 2);
     assert!(rest["nextCursor"].is_null());
     assert_eq!(
@@ -543,21 +469,20 @@ async fn sessions_crud_with_trash_and_pagination() {
     );
 
     let id = first["id"].as_str().unwrap();
-    let renamed: Value = call(
-        &a,
-        &token,
-        reqwest::Method::PATCH,
-        &format!("/api/sessions/{id}"),
-        Some(json!({ "title": "  Better  " })),
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let renamed: Value = a
+        .call(
+            &token,
+            reqwest::Method::PATCH,
+            &format!("/api/sessions/{id}"),
+            Some(json!({ "title": "  Better  " })),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(renamed["title"], "Better");
     assert_eq!(
-        call(
-            &a,
+        a.call(
             &token,
             reqwest::Method::DELETE,
             &format!("/api/sessions/{id}"),
@@ -567,35 +492,37 @@ async fn sessions_crud_with_trash_and_pagination() {
         .status(),
         204
     );
-    let live: Value = call(&a, &token, reqwest::Method::GET, "/api/sessions", None)
+    let live: Value = a
+        .call(&token, reqwest::Method::GET, "/api/sessions", None)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(live["sessions"].as_array().unwrap().len(), 4);
-    let trash: Value = call(
-        &a,
-        &token,
-        reqwest::Method::GET,
-        "/api/sessions?deleted=true",
-        None,
-    )
-    .await
-    .json()
-    .await
-    .unwrap();
+    let trash: Value = a
+        .call(
+            &token,
+            reqwest::Method::GET,
+            "/api/sessions?deleted=true",
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(trash["sessions"][0]["id"], id);
     assert!(trash["sessions"][0]["deletedAt"].is_string());
-    let restored = call(
-        &a,
-        &token,
-        reqwest::Method::POST,
-        &format!("/api/sessions/{id}/restore"),
-        None,
-    )
-    .await;
+    let restored = a
+        .call(
+            &token,
+            reqwest::Method::POST,
+            &format!("/api/sessions/{id}/restore"),
+            None,
+        )
+        .await;
     assert_eq!(restored.status(), 200);
-    let live: Value = call(&a, &token, reqwest::Method::GET, "/api/sessions", None)
+    let live: Value = a
+        .call(&token, reqwest::Method::GET, "/api/sessions", None)
         .await
         .json()
         .await
@@ -606,10 +533,10 @@ async fn sessions_crud_with_trash_and_pagination() {
 #[tokio::test]
 async fn other_users_get_404_on_every_session_route() {
     let a = app().env(DEMO_EVENT_COUNT, 200).spawn().await;
-    let owner = user(&a, "owner2@example.com").await;
-    let stranger = user(&a, "stranger@example.com").await;
-    let id = create_session(&a, &owner).await;
-    send(&a, &owner, &id, "mine").await;
+    let owner = a.register("owner2@example.com").await;
+    let stranger = a.register("stranger@example.com").await;
+    let id = a.create_session(&owner).await;
+    a.send(&owner, &id, "mine").await;
     use reqwest::Method;
     let routes = [
         (Method::GET, format!("/api/sessions/{id}"), None),
@@ -640,7 +567,7 @@ async fn other_users_get_404_on_every_session_route() {
         ),
     ];
     for (method, path, body) in routes {
-        let res = call(&a, &stranger, method.clone(), &path, body.clone()).await;
+        let res = a.call(&stranger, method.clone(), &path, body.clone()).await;
         assert_eq!(res.status(), 404, "{method} {path}");
         let err: Value = res.json().await.unwrap();
         assert_eq!(err["error"]["code"], "not_found");
@@ -651,14 +578,14 @@ async fn other_users_get_404_on_every_session_route() {
         }
         assert_eq!(req.send().await.unwrap().status(), 401, "{method} {path}");
     }
-    let list: Value = call(&a, &stranger, Method::GET, "/api/sessions", None)
+    let list: Value = a
+        .call(&stranger, Method::GET, "/api/sessions", None)
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(list["sessions"].as_array().unwrap().len(), 0);
-    call(
-        &a,
+    a.call(
         &owner,
         Method::POST,
         &format!("/api/sessions/{id}/interrupt"),
@@ -670,8 +597,8 @@ async fn other_users_get_404_on_every_session_route() {
 #[tokio::test]
 async fn bad_run_input_gets_clear_errors() {
     let a = app().env(DEMO_EVENT_COUNT, 200).spawn().await;
-    let token = user(&a, "bad@example.com").await;
-    let id = create_session(&a, &token).await;
+    let token = a.register("bad@example.com").await;
+    let id = a.create_session(&token).await;
     let res = a
         .client
         .get(a.url(&format!("/api/sessions/{id}/events/stream")))
@@ -686,39 +613,39 @@ async fn bad_run_input_gets_clear_errors() {
         "invalid_last_event_id"
     );
     let big = "x".repeat(100 * 1024 + 1);
-    let res = send(&a, &token, &id, &big).await;
+    let res = a.send(&token, &id, &big).await;
     assert_eq!(res.status(), 413);
-    let res = call(
-        &a,
-        &token,
-        reqwest::Method::POST,
-        "/api/sessions",
-        Some(json!({ "provider": "nope" })),
-    )
-    .await;
+    let res = a
+        .call(
+            &token,
+            reqwest::Method::POST,
+            "/api/sessions",
+            Some(json!({ "provider": "nope" })),
+        )
+        .await;
     assert_eq!(res.status(), 422);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"]["field"],
         "provider"
     );
-    let res = send(&a, &token, &id, "   ").await;
+    let res = a.send(&token, &id, "   ").await;
     assert_eq!(res.status(), 422);
-    assert_eq!(send(&a, &token, &id, "first").await.status(), 202);
-    let res = send(&a, &token, &id, "second while running").await;
+    assert_eq!(a.send(&token, &id, "first").await.status(), 202);
+    let res = a.send(&token, &id, "second while running").await;
     assert_eq!(res.status(), 409);
     assert_eq!(
         res.json::<Value>().await.unwrap()["error"]["code"],
         "run_active"
     );
-    call(
-        &a,
+    a.call(
         &token,
         reqwest::Method::POST,
         &format!("/api/sessions/{id}/interrupt"),
         None,
     )
     .await;
-    let providers: Value = call(&a, &token, reqwest::Method::GET, "/api/providers", None)
+    let providers: Value = a
+        .call(&token, reqwest::Method::GET, "/api/providers", None)
         .await
         .json()
         .await
@@ -734,11 +661,11 @@ async fn a_follow_up_is_a_new_run_on_the_same_session() {
         .env(DEMO_EVENT_DELAY_MS, 10)
         .spawn()
         .await;
-    let token = user(&a, "follow@example.com").await;
-    let id = create_session(&a, &token).await;
-    send(&a, &token, &id, "first question").await;
+    let token = a.register("follow@example.com").await;
+    let id = a.create_session(&token).await;
+    a.send(&token, &id, "first question").await;
     wait_finished(&a, &token, &id, WAIT).await;
-    assert_eq!(send(&a, &token, &id, "and a follow-up").await.status(), 202);
+    assert_eq!(a.send(&token, &id, "and a follow-up").await.status(), 202);
     let done = wait_finished(&a, &token, &id, WAIT).await;
     assert_eq!(done["status"], "completed");
     assert_eq!(
@@ -766,8 +693,8 @@ async fn a_follow_up_is_a_new_run_on_the_same_session() {
 async fn a_replica_restarting_with_the_same_id_ends_its_leftover_runs_at_once() {
     let db = fresh_database().await;
     let a = app().database(&db).spawn().await;
-    let token = user(&a, "phoenix@example.com").await;
-    let id = create_session(&a, &token).await;
+    let token = a.register("phoenix@example.com").await;
+    let id = a.create_session(&token).await;
     // What a crashed process with id "phoenix" left behind: a running session and its run row.
     sqlx::query("UPDATE chat_sessions SET status = 'running' WHERE id = $1::uuid")
         .bind(&id)

@@ -16,6 +16,10 @@ impl Frame {
     }
 }
 
+/// Nothing arrived on the stream in time.
+#[derive(Debug)]
+pub struct Silent;
+
 pub struct SseReader {
     body: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buf: String,
@@ -30,7 +34,17 @@ impl SseReader {
     }
 
     /// The next frame with an event or data (comments skipped); `None` when the stream ended.
+    /// Panics when nothing arrives for `within`.
     pub async fn next(&mut self, within: Duration) -> Option<Frame> {
+        match self.next_unless_silent(within).await {
+            Ok(frame) => frame,
+            Err(Silent) => panic!("no SSE frame within {within:?}"),
+        }
+    }
+
+    /// Like [`next`](Self::next), but a stream that stays silent for `within` is an `Err` (a
+    /// client that gives up and reconnects) rather than a failed test.
+    pub async fn next_unless_silent(&mut self, within: Duration) -> Result<Option<Frame>, Silent> {
         loop {
             while let Some(end) = self.buf.find("\n\n") {
                 let raw: String = self.buf.drain(..end + 2).collect();
@@ -53,13 +67,13 @@ impl SseReader {
                     }
                 }
                 if meaningful {
-                    return Some(frame);
+                    return Ok(Some(frame));
                 }
             }
             match tokio::time::timeout(within, self.body.next()).await {
                 Ok(Some(Ok(chunk))) => self.buf.push_str(&String::from_utf8_lossy(&chunk)),
-                Ok(Some(Err(_))) | Ok(None) => return None,
-                Err(_) => panic!("no SSE frame within {within:?}"),
+                Ok(Some(Err(_))) | Ok(None) => return Ok(None),
+                Err(_) => return Err(Silent),
             }
         }
     }
