@@ -35,6 +35,14 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("too many attempts, retry in {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
+    /// 429 for a named per-user or per-IP limit (`stream_limit`, `run_limit`, …).
+    #[error("{message}")]
+    LimitReached {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
+
     #[error("the database is unavailable, retry shortly")]
     DatabaseUnavailable,
     #[error("internal error")]
@@ -64,7 +72,7 @@ impl AppError {
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::RateLimited { .. } | Self::LimitReached { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -78,7 +86,8 @@ impl AppError {
             Self::Forbidden { code, .. }
             | Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
-            | Self::Unauthenticated { code, .. } => code,
+            | Self::Unauthenticated { code, .. }
+            | Self::LimitReached { code, .. } => code,
             Self::NotFound => "not_found",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
@@ -164,7 +173,11 @@ impl IntoResponse for AppError {
             _ => None,
         };
         let mut response = error_response(status, self.code(), &message, field);
-        if let Self::RateLimited { retry_after_secs } = self {
+        if let Self::RateLimited { retry_after_secs }
+        | Self::LimitReached {
+            retry_after_secs, ..
+        } = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));

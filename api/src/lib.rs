@@ -3,6 +3,8 @@
 //!
 //! One module per capability, each owning its routes and queries; `http` assembles them.
 
+pub mod admin;
+pub mod audit;
 pub mod auth;
 pub mod config;
 pub mod db;
@@ -22,6 +24,7 @@ pub mod sessions;
 pub mod state;
 pub mod telemetry;
 pub mod ui;
+pub mod validate;
 
 pub use config::Config;
 pub use server::Server;

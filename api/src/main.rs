@@ -1,4 +1,4 @@
-//! `webedt-api [serve | migrate | healthcheck]`.
+//! `webedt-api [serve | migrate | healthcheck | admin grant|revoke [EMAIL]]`.
 //!
 //! Exit codes: 0 clean exit, 1 runtime failure, 2 bad configuration (one line naming the
 //! variable and the rule).
@@ -7,12 +7,16 @@ use std::process::ExitCode;
 use webedt_api::{Config, Server, local, telemetry};
 use webedt_contract::{ConfigError, Settings};
 
-const USAGE: &str = "usage: webedt-api [serve | migrate | healthcheck | --version]
+const USAGE: &str = "usage: webedt-api [serve | migrate | healthcheck | admin … | --version]
 
   serve        serve the API (default). With DATABASE_URL unset, starts a private PostgreSQL
                under .webedt/ for local development.
   migrate      apply database migrations and exit (run as a Job before a rollout).
   healthcheck  exit 0 when the server on 127.0.0.1:$PORT answers /live (for Docker HEALTHCHECK).
+  admin grant EMAIL   make the existing account EMAIL an administrator (a Job or kubectl exec).
+  admin revoke EMAIL  take administrator rights away from EMAIL.
+  admin grant         grant the accounts listed in ADMIN_EMAILS that exist now (later
+                      registrations of those addresses get nothing).
 
 Configuration comes from environment variables; see README.md.";
 
@@ -20,7 +24,7 @@ fn main() -> ExitCode {
     return_large_allocations_to_the_os();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     match command.as_str() {
-        "serve" | "migrate" | "healthcheck" => {}
+        "serve" | "migrate" | "healthcheck" | "admin" => {}
         "--version" | "-V" => {
             println!("webedt-api {}", webedt_api::config::BUILD.version);
             return ExitCode::SUCCESS;
@@ -52,6 +56,7 @@ fn main() -> ExitCode {
         telemetry::init(settings.log_format, &settings.container_id);
         match command.as_str() {
             "migrate" => migrate(settings).await,
+            "admin" => admin(settings, std::env::args().skip(2).collect()).await,
             _ => serve(settings).await,
         }
     })
@@ -162,6 +167,71 @@ async fn migrate(mut settings: Settings) -> ExitCode {
             eprintln!("webedt-api: migration failed: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// `admin grant|revoke [EMAIL]`: admin rights are given by whoever can run commands in the
+/// deployment, never by registering a listed address first.
+async fn admin(mut settings: Settings, args: Vec<String>) -> ExitCode {
+    let (grant, emails) = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["grant", email] => (true, vec![email.to_string()]),
+        ["revoke", email] => (false, vec![email.to_string()]),
+        ["grant"] if !settings.auth.admin_emails.is_empty() => {
+            (true, settings.auth.admin_emails.clone())
+        }
+        _ => {
+            eprintln!(
+                "webedt-api: usage: admin grant EMAIL | admin revoke EMAIL | admin grant (with ADMIN_EMAILS set)"
+            );
+            return ExitCode::from(2);
+        }
+    };
+    let _local = match local_database(&mut settings).await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if settings.session_secret.is_none() {
+        settings.session_secret = Some("-".repeat(webedt_contract::MIN_SESSION_SECRET_BYTES));
+    }
+    let config = match Config::new(settings) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let pool = webedt_api::db::new_pool(&config);
+    let mut missing = 0;
+    for email in &emails {
+        match webedt_api::admin::set_admin(&pool, email, grant).await {
+            Ok(true) => println!(
+                "webedt-api: {email} {}",
+                if grant {
+                    "is now an administrator"
+                } else {
+                    "is no longer an administrator"
+                }
+            ),
+            Ok(false) => {
+                eprintln!("webedt-api: no account with the email {email}");
+                missing += 1;
+            }
+            Err(e) => {
+                eprintln!(
+                    "webedt-api: admin {}: {e}",
+                    if grant { "grant" } else { "revoke" }
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    pool.close().await;
+    if missing > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

@@ -50,6 +50,7 @@ impl Server {
             runs: Default::default(),
             providers,
             started_at: Instant::now(),
+            audit_memo: Default::default(),
             container_header,
         });
         Self {
@@ -92,7 +93,8 @@ impl Server {
         start_background(&state);
 
         let (stop_accepting, accepting_stopped) = tokio::sync::oneshot::channel::<()>();
-        let serve = crate::http::serve(listener, router, async move {
+        let limits = crate::http::ConnLimits::from_settings(&settings.limits);
+        let serve = crate::http::serve(listener, router, limits, async move {
             let _ = accepting_stopped.await;
         });
         let mut server = tokio::spawn(serve);
@@ -193,6 +195,12 @@ fn start_background(state: &AppState) {
         state.db.pool().clone(),
         replica,
         crate::auth::purge::job(),
+    );
+    crate::jobs::spawn(
+        &state.lifecycle,
+        state.db.pool().clone(),
+        state.config.container_id().to_owned(),
+        crate::audit::retention::job(settings.limits.audit_retention_days),
     );
     let orphans = &settings.orphans;
     crate::jobs::spawn(

@@ -42,6 +42,8 @@ pub struct Shared {
     pub runs: Runs,
     pub providers: Arc<Providers>,
     pub started_at: Instant,
+    /// Which rate-limited audit entries this replica already wrote this minute.
+    pub audit_memo: crate::audit::Memo,
     /// `X-Container-ID`, built once.
     pub container_header: axum::http::HeaderValue,
 }

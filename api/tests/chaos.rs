@@ -42,6 +42,10 @@ async fn spawn_replica(db: &str, id: &str, env: &[(&str, &str)]) -> Replica {
         .env("CONTAINER_ID", id)
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "warn")
+        // One test user drives every stream and run: raise the per-user limits (each stays on).
+        .env("LIMIT_STREAMS_PER_USER", "100000")
+        .env("LIMIT_RUNS_PER_USER", "100000")
+        .env("LIMIT_RUNS_PER_MINUTE", "100000")
         .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
         .kill_on_drop(true)

@@ -9,6 +9,7 @@
 //! its one-line startup error and exits with code 2.
 
 mod error;
+mod limits;
 mod lookup;
 pub mod names;
 mod settings;
@@ -16,6 +17,7 @@ mod vars;
 pub mod worker;
 
 pub use error::ConfigError;
+pub use limits::LimitSettings;
 pub use lookup::Lookup;
 pub use settings::{
     AnthropicSettings, AuthSettings, DemoSettings, HttpSettings, LogFormat,

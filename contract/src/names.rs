@@ -48,3 +48,22 @@ pub const PROVIDER_CONNECT_TIMEOUT_MS: &str = "PROVIDER_CONNECT_TIMEOUT_MS";
 pub const PROVIDER_IDLE_TIMEOUT_MS: &str = "PROVIDER_IDLE_TIMEOUT_MS";
 /// Characters of earlier conversation sent with a follow-up (newest kept).
 pub const PROVIDER_HISTORY_MAX_CHARS: &str = "PROVIDER_HISTORY_MAX_CHARS";
+
+// Connection hygiene and abuse limits (`LimitSettings`); the operator's `spec.limits` sets them.
+pub const HTTP_HEADER_TIMEOUT_MS: &str = "HTTP_HEADER_TIMEOUT_MS";
+pub const HTTP_BODY_TIMEOUT_MS: &str = "HTTP_BODY_TIMEOUT_MS";
+pub const HTTP_MAX_CONNECTIONS: &str = "HTTP_MAX_CONNECTIONS";
+pub const LIMIT_STREAMS_PER_USER: &str = "LIMIT_STREAMS_PER_USER";
+pub const LIMIT_RUNS_PER_USER: &str = "LIMIT_RUNS_PER_USER";
+pub const LIMIT_RUNS_PER_MINUTE: &str = "LIMIT_RUNS_PER_MINUTE";
+pub const LIMIT_REGISTRATIONS_PER_IP_HOUR: &str = "LIMIT_REGISTRATIONS_PER_IP_HOUR";
+pub const LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: &str = "LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP";
+pub const LIMIT_LOGIN_FAILURES_PER_IP: &str = "LIMIT_LOGIN_FAILURES_PER_IP";
+pub const LIMIT_LOGIN_SLOWDOWN_AFTER: &str = "LIMIT_LOGIN_SLOWDOWN_AFTER";
+pub const AUDIT_RETENTION_DAYS: &str = "AUDIT_RETENTION_DAYS";
+
+/// The session cookie's name, the one definition the server, the test helpers, the benchmarks
+/// (`bench/`) and the browser tests (`tests/ui/`) read. With `COOKIE_SECURE` the server sets it
+/// as [`SECURE_COOKIE_PREFIX`] + this name, which a sibling subdomain cannot plant.
+pub const SESSION_COOKIE: &str = "webedt_session";
+pub const SECURE_COOKIE_PREFIX: &str = "__Host-";

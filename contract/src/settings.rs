@@ -528,6 +528,8 @@ pub struct Settings {
     pub auth: AuthSettings,
     pub demo: DemoSettings,
     pub providers: ProviderSettings,
+    /// Connection timeouts and caps, per-user and per-IP limits.
+    pub limits: crate::limits::LimitSettings,
 }
 
 impl Settings {
@@ -620,6 +622,7 @@ impl Settings {
             auth,
             demo,
             providers: ProviderSettings::from_env(env)?,
+            limits: crate::limits::LimitSettings::from_env(env)?,
         })
     }
 }
@@ -644,7 +647,11 @@ fn non_empty(env: &impl Lookup, name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
-fn number<T: FromStr>(env: &impl Lookup, name: &'static str, default: T) -> Result<T, ConfigError> {
+pub(crate) fn number<T: FromStr>(
+    env: &impl Lookup,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError> {
     match non_empty(env, name) {
         None => Ok(default),
         Some(v) => v.parse().map_err(|_| {
@@ -653,7 +660,7 @@ fn number<T: FromStr>(env: &impl Lookup, name: &'static str, default: T) -> Resu
     }
 }
 
-fn positive(name: &'static str, value: u64) -> Result<(), ConfigError> {
+pub(crate) fn positive(name: &'static str, value: u64) -> Result<(), ConfigError> {
     if value == 0 {
         Err(ConfigError::new(name, "must be greater than 0, got 0"))
     } else {

@@ -114,7 +114,7 @@ pub const VARS: &[VarDoc] = &[
     var(
         ADMIN_EMAILS,
         None,
-        "Comma-separated emails that get admin rights at registration or login.",
+        "Comma-separated emails that `webedt-api admin grant` (no argument) makes administrators, if their accounts exist when it runs. Registering or logging in never grants admin rights.",
     ),
     var(
         DEMO_EVENT_COUNT,
@@ -181,6 +181,61 @@ pub const VARS: &[VarDoc] = &[
         PROVIDER_HISTORY_MAX_CHARS,
         Some("200000"),
         "Characters of earlier conversation (user messages and assistant text, newest kept) sent to the provider with a follow-up.",
+    ),
+    var(
+        HTTP_HEADER_TIMEOUT_MS,
+        Some("20000"),
+        "Longest time a client may take to send a request head; also how long an idle keep-alive connection stays open (hyper's one timer covers both). The connection is then closed.",
+    ),
+    var(
+        HTTP_BODY_TIMEOUT_MS,
+        Some("30000"),
+        "Longest time a client may take to send a request body; then 408.",
+    ),
+    var(
+        HTTP_MAX_CONNECTIONS,
+        Some("16384"),
+        "Open connections per replica. Above it a new connection is still accepted, answered 503 (`/live` and `/ready` answer normally) and closed.",
+    ),
+    var(
+        LIMIT_STREAMS_PER_USER,
+        Some("100"),
+        "Open event streams per user on one replica (each holds a connection and its descriptor); then 429.",
+    ),
+    var(
+        LIMIT_RUNS_PER_USER,
+        Some("5"),
+        "Runs in progress per user across all replicas (counted in the transaction that starts a run); then 429.",
+    ),
+    var(
+        LIMIT_RUNS_PER_MINUTE,
+        Some("30"),
+        "Runs a user may start per minute across all replicas; then 429.",
+    ),
+    var(
+        LIMIT_REGISTRATIONS_PER_IP_HOUR,
+        Some("20"),
+        "Accounts one client IP (IPv6: its /64) may register per hour; then 429.",
+    ),
+    var(
+        LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP,
+        Some("10"),
+        "Failed logins (or password changes) per account and client IP in 15 minutes; then that pair gets 429. Other IPs are not affected.",
+    ),
+    var(
+        LIMIT_LOGIN_FAILURES_PER_IP,
+        Some("100"),
+        "Failed logins per client IP, whatever the account, in 15 minutes; then that IP gets 429.",
+    ),
+    var(
+        LIMIT_LOGIN_SLOWDOWN_AFTER,
+        Some("50"),
+        "Failed logins of one account from any IP in 15 minutes after which every attempt on it waits 1 s (the right password still logs in).",
+    ),
+    var(
+        AUDIT_RETENTION_DAYS,
+        Some("90"),
+        "Days an audit-log entry is kept; one replica deletes older ones every hour.",
     ),
 ];
 

@@ -3,15 +3,16 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
-  setup, newContext, registerViaUi, startSessionViaUi, screenshot, until, uniqueEmail, PASSWORD,
+  setup, newContext, registerViaUi, startSessionViaUi, screenshot, until, uniqueEmail, PASSWORD, BIN,
 } from './lib/harness.mjs';
 
 let env;
 const ADMIN = uniqueEmail('admin');
 
 before(async () => {
-  env = await setup({ prefix: 'pages', env: { ADMIN_EMAILS: ADMIN, DEMO_EVENT_COUNT: '12', DEMO_EVENT_DELAY_MS: '40' } });
+  env = await setup({ prefix: 'pages', env: { DEMO_EVENT_COUNT: '12', DEMO_EVENT_DELAY_MS: '40' } });
 });
 
 after(async () => {
@@ -165,7 +166,11 @@ test('account: change password, list and revoke sessions, sign out', async () =>
   await phone.close();
 });
 
-test('admin status page shows the serving replica, its container id and pool numbers', async () => {
+test('admin page: replica status, users (disable/enable) and the audit log, for admins only', async () => {
+  // Admin rights come from the command an operator runs, not from registering an address.
+  execFileSync(BIN, ['admin', 'grant', ADMIN], {
+    env: { PATH: process.env.PATH, DATABASE_URL: env.db, LOG_FORMAT: 'pretty', RUST_LOG: 'warn' },
+  });
   const context = await newContext(env.browser);
   const page = await context.newPage();
   await page.goto(`${env.base}/login`);
@@ -183,11 +188,33 @@ test('admin status page shows the serving replica, its container id and pool num
   assert.ok(cells.every((c) => /^\d+$/.test(c)), `pool numbers: ${cells}`);
   await screenshot(page, 'admin');
 
-  // A non-admin gets no Status link.
+  // A non-admin gets no Status link, and the admin API refuses them whatever the page does.
   const user = await newContext(env.browser);
   const p2 = await user.newPage();
-  await registerViaUi(p2, env.base);
+  const { email: victim } = await registerViaUi(p2, env.base);
   assert.equal(await p2.getByRole('link', { name: 'Status' }).count(), 0);
+  const refused = await p2.evaluate(async () => (await fetch('/api/admin/users')).status);
+  assert.equal(refused, 403);
+
+  // Users: search finds the new account; disabling it signs it out at once.
+  await page.reload();
+  await page.getByRole('heading', { name: 'Users' }).waitFor();
+  await page.getByLabel('Search users').fill(victim);
+  const row = page.locator(`tr[data-email="${victim}"]`);
+  await row.waitFor();
+  page.once('dialog', (d) => d.accept());
+  await row.getByRole('button', { name: 'Disable' }).click();
+  await row.getByRole('button', { name: 'Enable' }).waitFor();
+  const after = await p2.evaluate(async () => (await fetch('/api/auth/session')).status);
+  assert.equal(after, 401, 'the disabled user is signed out');
+  await row.getByRole('button', { name: 'Enable' }).click();
+  await row.getByRole('button', { name: 'Disable' }).waitFor();
+
+  // The audit log shows the admin's actions, filterable by action.
+  await page.getByLabel('Filter by action').selectOption('user_disabled');
+  await until(async () => (await page.locator('.audit-entry').count()) === 1, 'one user_disabled entry');
+  assert.match(await page.locator('.audit-entry').first().textContent(), /user_disabled/);
+  await screenshot(page, 'admin-users');
   await user.close();
   await context.close();
 });

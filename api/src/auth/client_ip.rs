@@ -25,6 +25,23 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
+/// The key a per-IP limit counts by: the address itself for IPv4, the /64 network for IPv6
+/// (one subscriber usually gets a whole /64, so single addresses would be free to rotate).
+/// Anything unparsable is used as it is.
+pub fn limit_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(v4) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
 pub fn client_ip(parts: &Parts, trusted_hops: u32) -> String {
     let peer = parts
         .extensions
@@ -78,5 +95,14 @@ mod tests {
             "2.2.2.2"
         );
         assert_eq!(client_ip(&parts(None), 1), "10.0.0.9");
+    }
+
+    #[test]
+    fn ipv6_clients_are_limited_by_their_64() {
+        assert_eq!(limit_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(limit_key("2001:db8:1:2:bbbb::9"), "2001:db8:1:2::/64");
+        assert_ne!(limit_key("2001:db8:1:3::1"), limit_key("2001:db8:1:2::1"));
+        assert_eq!(limit_key("::ffff:10.1.2.3"), "10.1.2.3");
+        assert_eq!(limit_key("10.1.2.3"), "10.1.2.3");
     }
 }

@@ -2,14 +2,17 @@
 //! cross-site requests too, so an unsafe method that relies on the cookie must prove it comes
 //! from our own pages: `Sec-Fetch-Site: same-origin` (or `none`, a user-initiated navigation), or
 //! an `Origin` equal to the request's host or listed in `ALLOWED_ORIGINS`. A cookie request with
-//! neither header is refused. Bearer-token requests carry no ambient credential and are exempt.
+//! neither header is refused. A request whose credential is a Bearer token carries no ambient
+//! credential and is exempt — but only `Authorization: Bearer`, the one scheme the extractor
+//! uses: a browser behind a basic-auth proxy sends `Authorization: Basic …` by itself, with the
+//! cookie, and that cookie is then the credential.
 //! (tower-http's layer lets header-less requests through and answers in plain text.)
 
 use axum::extract::Request;
 use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 
-use super::extract::cookie_token;
+use super::extract::bearer_token;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -17,8 +20,10 @@ use crate::state::AppState;
 /// Called by the one request middleware (`http::middleware::Edge`) before the handler runs.
 pub fn refusal(state: &AppState, req: &Request) -> Option<Response> {
     if is_safe(req.method())
-        || req.headers().contains_key(header::AUTHORIZATION)
-        || cookie_token(req.headers()).is_none()
+        || bearer_token(req.headers()).is_some()
+        || super::cookie::values(req.headers(), super::cookie::name(state))
+            .next()
+            .is_none()
         || allowed(req, &state.config.settings.auth.allowed_origins)
     {
         return None;
@@ -33,7 +38,7 @@ pub fn refusal(state: &AppState, req: &Request) -> Option<Response> {
     )
 }
 
-fn is_safe(method: &Method) -> bool {
+pub fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 

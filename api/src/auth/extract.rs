@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{COOKIE_NAME, token};
+use super::token;
 use crate::error::AppError;
 use crate::state::AppState;
 
@@ -35,28 +35,30 @@ pub struct AuthUser {
 /// missing or stale token).
 pub struct MaybeAuthUser(pub Option<AuthUser>);
 
-/// The token from `Authorization: Bearer …` (API clients) or the session cookie (browsers).
-pub fn presented_token(parts: &Parts) -> Option<String> {
-    if let Some(bearer) = parts
-        .headers
+/// The tokens a request presents: the one of `Authorization: Bearer …` (API clients), else each
+/// well-formed value of the session cookie (browsers; a planted duplicate may come first).
+fn presented_tokens(parts: &Parts, state: &AppState) -> Vec<String> {
+    if let Some(bearer) = bearer_token(&parts.headers) {
+        return Some(bearer.to_owned())
+            .filter(|t| token::well_formed(t))
+            .into_iter()
+            .collect();
+    }
+    super::cookie::values(&parts.headers, super::cookie::name(state))
+        .filter(|t| token::well_formed(t))
+        .take(4)
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The token of `Authorization: Bearer …`, when that is the scheme. When present it is the
+/// credential, and the cookie is not looked at (the CSRF check relies on exactly this).
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
-    {
-        return Some(bearer.trim().to_owned());
-    }
-    cookie_token(&parts.headers)
-}
-
-pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.trim().to_owned())
+        .map(str::trim)
 }
 
 /// The session lookup by storage key (`$1`): the row and its user, if the session exists and has
@@ -68,7 +70,7 @@ macro_rules! session_lookup {
                 (s.last_verified_at < now() - interval '1 hour') AS needs_touch,
                 u.id, u.email, u.display_name, u.is_admin
          FROM auth_sessions s JOIN users u ON u.id = s.user_id
-         WHERE s.id = $1 AND s.expires_at > now()"
+         WHERE s.id = $1 AND s.expires_at > now() AND u.disabled_at IS NULL"
     };
 }
 pub(crate) use session_lookup;
@@ -89,13 +91,50 @@ struct SessionRow {
 pub struct SessionToken {
     token: String,
     key: [u8; 32],
+    /// Present when the token came from the cookie: sliding the session renews the cookie.
+    renewal: Option<super::cookie::Renewal>,
 }
 
 impl SessionToken {
-    fn from_parts(parts: &Parts, state: &AppState) -> Option<Self> {
-        let token = presented_token(parts).filter(|t| token::well_formed(t))?;
-        let key = token::key(&state.config.session_secret, &token);
-        Some(Self { token, key })
+    /// The presented token; of several session cookies, the first that is a live session (one
+    /// extra query, only when a browser sends more than one).
+    async fn from_parts(parts: &Parts, state: &AppState) -> Result<Option<Self>, AppError> {
+        let mut tokens = presented_tokens(parts, state);
+        let from_cookie = bearer_token(&parts.headers).is_none();
+        let keyed = |t: String| {
+            let key = token::key(&state.config.session_secret, &t);
+            (t, key)
+        };
+        let chosen = match tokens.len() {
+            0 => return Ok(None),
+            1 => keyed(tokens.remove(0)),
+            _ => {
+                let keyed: Vec<(String, [u8; 32])> = tokens.into_iter().map(keyed).collect();
+                let keys: Vec<Vec<u8>> = keyed.iter().map(|(_, k)| k.to_vec()).collect();
+                let mut conn = state.db.acquire().await?;
+                let live: Vec<Vec<u8>> = sqlx::query_scalar(
+                    "SELECT id FROM auth_sessions WHERE id = ANY($1) AND expires_at > now()",
+                )
+                .bind(&keys)
+                .fetch_all(&mut *conn)
+                .await?;
+                let index = keyed
+                    .iter()
+                    .position(|(_, k)| live.iter().any(|l| l.as_slice() == k.as_slice()))
+                    .unwrap_or(0);
+                keyed.into_iter().nth(index).expect("index within the list")
+            }
+        };
+        let renewal = if from_cookie {
+            parts.extensions.get::<super::cookie::Renewal>().cloned()
+        } else {
+            None
+        };
+        Ok(Some(Self {
+            token: chosen.0,
+            key: chosen.1,
+            renewal,
+        }))
     }
 
     /// The storage key to bind as `$1` of [`session_lookup!`].
@@ -113,6 +152,9 @@ impl SessionToken {
         }
         if needs_touch {
             touch(state, key.to_vec());
+            if let Some(renewal) = &self.renewal {
+                renewal.renew(&self.token);
+            }
         }
         Ok(())
     }
@@ -142,13 +184,15 @@ impl FromRequestParts<AppState> for SessionToken {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        Self::from_parts(parts, state).ok_or(AppError::Unauthorized)
+        Self::from_parts(parts, state)
+            .await?
+            .ok_or(AppError::Unauthorized)
     }
 }
 
 /// `None` for no token, a malformed one, or one that matches no live session.
 async fn authenticate(parts: &Parts, state: &AppState) -> Result<Option<AuthUser>, AppError> {
-    let Some(presented) = SessionToken::from_parts(parts, state) else {
+    let Some(presented) = SessionToken::from_parts(parts, state).await? else {
         return Ok(None);
     };
     match presented.authenticate(state).await {

@@ -1,6 +1,7 @@
 //! Accounts and database-backed login sessions that every replica validates.
 
-mod client_ip;
+pub mod client_ip;
+pub mod cookie;
 pub mod csrf;
 mod extract;
 mod password;
@@ -19,8 +20,6 @@ pub use password::Passwords;
 pub use routes::normalize_email;
 
 use crate::state::AppState;
-
-pub const COOKIE_NAME: &str = "webedt_session";
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -1,42 +1,76 @@
-//! Brute-force limit shared by every replica: failed logins are rows in PostgreSQL, counted per
-//! email and per client IP over a sliding window. (A per-process counter would let an attacker
-//! multiply the limit by the replica count.)
+//! Login and registration limits shared by every replica: attempts are rows in PostgreSQL,
+//! counted over sliding windows (a per-process counter would multiply the limit by the replica
+//! count).
+//!
+//! The login limit is designed so that it cannot be used to lock a user out (README, "Login
+//! limits"): failures are counted per (account, client IP) and per client IP, and only those
+//! pairs or IPs are refused. Failures of one account from everywhere only slow every attempt on
+//! it down (1 s); the right password still logs in, from a fresh client at once.
 
 use sqlx::PgConnection;
+use std::time::Duration;
 
 use crate::error::AppError;
+use crate::state::AppState;
 
-pub const MAX_FAILURES: i64 = 10;
 pub const WINDOW_SECS: i64 = 15 * 60;
+/// What every attempt on an account under attack waits before it is verified.
+pub const SLOWDOWN: Duration = Duration::from_secs(1);
 
-/// Refuses the attempt when the email or the IP already has `MAX_FAILURES` failures in the window,
-/// with the seconds until one of them ages out.
-pub async fn check(conn: &mut PgConnection, email: &str, ip: &str) -> Result<(), AppError> {
-    // The MAX_FAILURES-th newest failure per key: while it is inside the window the key is
-    // blocked, and when it leaves the window the count drops below the limit.
-    let retry: Option<f64> = sqlx::query_scalar(
-        "SELECT max(retry) FROM (
-            (SELECT extract(epoch FROM failed_at + make_interval(secs => $3) - now())::float8 AS retry
-             FROM login_failures WHERE email = $1 AND failed_at > now() - make_interval(secs => $3)
-             ORDER BY failed_at DESC OFFSET $4 - 1 LIMIT 1)
-            UNION ALL
-            (SELECT extract(epoch FROM failed_at + make_interval(secs => $3) - now())::float8
-             FROM login_failures WHERE ip = $2 AND failed_at > now() - make_interval(secs => $3)
-             ORDER BY failed_at DESC OFFSET $4 - 1 LIMIT 1)
-         ) blocked",
+/// What the login check decided for an attempt it lets through.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Go,
+    /// The account is under attack from many IPs: wait [`SLOWDOWN`] first.
+    SlowDown,
+}
+
+/// Refuses the attempt (429 with the seconds until the window frees a place) when this
+/// (account, IP) pair or this IP has used up its failures; says whether to slow down.
+pub async fn check(
+    state: &AppState,
+    conn: &mut PgConnection,
+    email: &str,
+    ip: &str,
+) -> Result<Verdict, AppError> {
+    let limits = &state.config.settings.limits;
+    // For each key, the N-th newest failure in the window: while it is inside the window the key
+    // is blocked, and the seconds until it leaves are the Retry-After.
+    let (pair, by_ip, account): (Option<f64>, Option<f64>, i64) = sqlx::query_as(
+        "SELECT
+           (SELECT extract(epoch FROM failed_at + make_interval(secs => $3) - now())::float8
+            FROM login_failures WHERE email = $1 AND ip = $2
+              AND failed_at > now() - make_interval(secs => $3)
+            ORDER BY failed_at DESC OFFSET $4 - 1 LIMIT 1),
+           (SELECT extract(epoch FROM failed_at + make_interval(secs => $3) - now())::float8
+            FROM login_failures WHERE ip = $2 AND failed_at > now() - make_interval(secs => $3)
+            ORDER BY failed_at DESC OFFSET $5 - 1 LIMIT 1),
+           (SELECT count(*) FROM (SELECT 1 FROM login_failures
+             WHERE email = $1 AND failed_at > now() - make_interval(secs => $3) LIMIT $6) f)",
     )
     .bind(email)
     .bind(ip)
     .bind(WINDOW_SECS as f64)
-    .bind(MAX_FAILURES)
+    .bind(i64::from(limits.login_failures_per_account_ip))
+    .bind(i64::from(limits.login_failures_per_ip))
+    .bind(i64::from(limits.login_slowdown_after))
     .fetch_one(conn)
     .await?;
-    match retry {
-        Some(secs) => Err(AppError::RateLimited {
-            retry_after_secs: secs.ceil().max(1.0) as u64,
-        }),
-        None => Ok(()),
-    }
+    let (limit, retry) = match (pair, by_ip) {
+        (Some(p), _) => ("login_failures_per_account_ip", p),
+        (None, Some(i)) => ("login_failures_per_ip", i),
+        (None, None) => {
+            return Ok(if account >= i64::from(limits.login_slowdown_after) {
+                Verdict::SlowDown
+            } else {
+                Verdict::Go
+            });
+        }
+    };
+    crate::audit::limit_hit(state, None, Some(ip), limit);
+    Err(AppError::RateLimited {
+        retry_after_secs: retry.ceil().max(1.0) as u64,
+    })
 }
 
 pub async fn record_failure(conn: &mut PgConnection, email: &str, ip: &str) -> sqlx::Result<()> {
@@ -48,12 +82,54 @@ pub async fn record_failure(conn: &mut PgConnection, email: &str, ip: &str) -> s
     Ok(())
 }
 
-/// A successful login clears the account's counter (not the IP's: one shared address should not
-/// be unblocked by an attacker who owns one account behind it).
-pub async fn clear_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<()> {
-    sqlx::query("DELETE FROM login_failures WHERE email = $1")
+/// A successful login clears this (account, IP) pair's failures only: neither the account's
+/// failures from other IPs (an attacker's) nor the IP's with other accounts.
+pub async fn clear(conn: &mut PgConnection, email: &str, ip: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM login_failures WHERE email = $1 AND ip = $2")
         .bind(email)
+        .bind(ip)
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Counts a registration attempt from `ip` (already keyed: IPv6 by its /64), or refuses it with
+/// 429 at `LIMIT_REGISTRATIONS_PER_IP_HOUR`, before the (deliberately slow) password hash. An
+/// advisory lock per IP makes replicas count one after the other.
+pub async fn register_attempt(
+    state: &AppState,
+    conn: &mut PgConnection,
+    ip: &str,
+) -> Result<(), AppError> {
+    let limit = state.config.settings.limits.registrations_per_ip_hour;
+    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('webedt-register:' || $1))")
+        .bind(ip)
+        .execute(&mut *tx)
+        .await?;
+    let oldest: Option<f64> = sqlx::query_scalar(
+        "SELECT extract(epoch FROM registered_at + interval '1 hour' - now())::float8
+         FROM registrations WHERE ip = $1 AND registered_at > now() - interval '1 hour'
+         ORDER BY registered_at DESC OFFSET $2 - 1 LIMIT 1",
+    )
+    .bind(ip)
+    .bind(i64::from(limit))
+    .fetch_optional(&mut *tx)
+    .await?
+    .flatten();
+    if let Some(retry) = oldest {
+        drop(tx);
+        crate::audit::limit_hit(state, None, Some(ip), "registrations_per_ip_hour");
+        return Err(AppError::LimitReached {
+            code: "registration_limit",
+            message: format!("at most {limit} accounts per hour from one address"),
+            retry_after_secs: retry.ceil().max(1.0) as u64,
+        });
+    }
+    sqlx::query("INSERT INTO registrations (ip) VALUES ($1)")
+        .bind(ip)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -10,15 +10,11 @@ use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{AuthUser, COOKIE_NAME, ClientIp, MaybeAuthUser, User, password, rate_limit, token};
+use super::cookie::{self, SESSION_DAYS};
+use super::{AuthUser, ClientIp, MaybeAuthUser, User, client_ip, password, rate_limit, token};
 use crate::error::{AppError, AppResult};
 use crate::json::Json;
 use crate::state::AppState;
-
-const SESSION_DAYS: i64 = 30;
-/// The cookie outlives any server-side expiry (Chrome's cap is 400 days): the database decides
-/// when a session ends, so sliding renewals need no new cookie.
-const COOKIE_MAX_AGE_SECS: i64 = 400 * 24 * 3600;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,6 +39,7 @@ pub(super) struct PasswordBody {
 
 /// Trims, lower-cases and checks the shape of an email address.
 pub fn normalize_email(raw: &str) -> Result<String, AppError> {
+    bounded_email(raw)?;
     let email = raw.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.chars().any(char::is_whitespace)
@@ -66,7 +63,18 @@ pub fn normalize_email(raw: &str) -> Result<String, AppError> {
     }
 }
 
+/// 422 for an email no account can have that would still reach a write: U+0000 (PostgreSQL
+/// refuses it) or over 254 characters (an index entry must stay small; the failure counter and
+/// the audit log store what was sent).
+fn bounded_email(raw: &str) -> Result<(), AppError> {
+    crate::validate::text("email", raw.trim(), 254)?;
+    Ok(())
+}
+
 fn display_name(raw: Option<String>) -> Result<Option<String>, AppError> {
+    if let Some(n) = &raw {
+        crate::validate::no_nul("displayName", n)?;
+    }
     let name = raw.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     if name.as_ref().is_some_and(|n| n.chars().count() > 100) {
         return Err(AppError::validation(
@@ -84,26 +92,18 @@ fn user_agent(headers: &HeaderMap) -> Option<String> {
         .map(|ua| ua.chars().take(512).collect())
 }
 
-fn is_admin_email(state: &AppState, email: &str) -> bool {
-    state
-        .config
-        .settings
-        .auth
-        .admin_emails
-        .iter()
-        .any(|a| a == email)
+fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    cookie::set_cookie(state, value, max_age)
 }
 
-fn cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
-    let secure = if state.config.settings.auth.cookie_secure {
-        "; Secure"
-    } else {
-        ""
-    };
-    HeaderValue::from_str(&format!(
-        "{COOKIE_NAME}={value}; HttpOnly; SameSite=Lax; Path=/; Max-Age={max_age}{secure}"
-    ))
-    .expect("cookie value is ASCII")
+fn audit(action: &'static str, user: Uuid, ip: &str) -> crate::audit::Entry {
+    crate::audit::Entry {
+        action,
+        actor: Some(user),
+        subject: Some(user),
+        ip: Some(ip.to_owned()),
+        ..Default::default()
+    }
 }
 
 /// Opens a session for `user_id` and returns the response carrying its cookie.
@@ -132,7 +132,7 @@ async fn start_session(
     let mut response = (status, Json(json!({ "user": user }))).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
-        cookie(state, &token.0, COOKIE_MAX_AGE_SECS),
+        cookie(state, &token.0, cookie::MAX_AGE_SECS),
     );
     Ok(response)
 }
@@ -146,11 +146,15 @@ pub(super) async fn register(
     let email = normalize_email(&body.email)?;
     password::validate("password", &body.password)?;
     let name = display_name(body.display_name)?;
+    // Counted before the (deliberately slow) hash, so a flood of registrations costs no CPU.
+    let mut conn = state.db.acquire().await?;
+    rate_limit::register_attempt(&state, &mut conn, &client_ip::limit_key(&ip)).await?;
+    drop(conn);
     let hash = state.passwords.hash(body.password).await?;
     let mut conn = state.db.acquire().await?;
     let user: Option<User> = sqlx::query_as(
-        "INSERT INTO users (id, email, password_hash, display_name, is_admin)
-         VALUES ($1, $2, $3, $4, $5)
+        "INSERT INTO users (id, email, password_hash, display_name)
+         VALUES ($1, $2, $3, $4)
          ON CONFLICT (email) DO NOTHING
          RETURNING id, email, display_name, is_admin",
     )
@@ -158,7 +162,6 @@ pub(super) async fn register(
     .bind(&email)
     .bind(&hash)
     .bind(&name)
-    .bind(is_admin_email(&state, &email))
     .fetch_optional(&mut *conn)
     .await?;
     let user = user.ok_or_else(|| AppError::Conflict {
@@ -166,14 +169,23 @@ pub(super) async fn register(
         message: "an account with this email already exists".into(),
     })?;
     tracing::info!(user_id = %user.id, "account registered");
+    crate::audit::record(&state, audit("register", user.id, &ip)).await;
     start_session(&state, &mut conn, user, &headers, &ip, StatusCode::CREATED).await
 }
 
 #[derive(sqlx::FromRow)]
 struct LoginRow {
     password_hash: String,
+    disabled: bool,
     #[sqlx(flatten)]
     user: User,
+}
+
+pub fn account_disabled() -> AppError {
+    AppError::Forbidden {
+        code: "account_disabled",
+        message: "this account is disabled; ask an administrator".into(),
+    }
 }
 
 fn invalid_credentials() -> AppError {
@@ -189,44 +201,61 @@ pub(super) async fn login(
     headers: HeaderMap,
     Json(body): Json<LoginBody>,
 ) -> AppResult<Response> {
+    // NUL or over 254 characters: 422 before anything is counted or written.
+    bounded_email(&body.email)?;
     // An address that cannot exist gets the same answer as a wrong password.
     let email = normalize_email(&body.email).unwrap_or_else(|_| body.email.trim().to_lowercase());
+    let ip_key = client_ip::limit_key(&ip);
     let mut conn = state.db.acquire().await?;
-    rate_limit::check(&mut conn, &email, &ip).await?;
+    let verdict = rate_limit::check(&state, &mut conn, &email, &ip_key).await?;
     let row: Option<LoginRow> = sqlx::query_as(
-        "SELECT id, email, display_name, is_admin, password_hash FROM users WHERE email = $1",
+        "SELECT id, email, display_name, is_admin, password_hash, disabled_at IS NOT NULL AS disabled
+         FROM users WHERE email = $1",
     )
     .bind(&email)
     .fetch_optional(&mut *conn)
     .await?;
     // Don't hold a connection across the (deliberately slow) hash.
     drop(conn);
+    if verdict == rate_limit::Verdict::SlowDown {
+        tokio::time::sleep(rate_limit::SLOWDOWN).await;
+    }
     let too_long = body.password.chars().count() > password::MAX_LEN;
     let stored = row.as_ref().map(|r| r.password_hash.clone());
     let ok = !too_long && state.passwords.verify(body.password, stored).await?;
     let mut conn = state.db.acquire().await?;
     let Some(row) = row.filter(|_| ok) else {
-        rate_limit::record_failure(&mut conn, &email, &ip).await?;
+        rate_limit::record_failure(&mut conn, &email, &ip_key).await?;
         tracing::info!(%ip, "login failed");
+        crate::audit::record_once_per_minute(
+            &state,
+            crate::audit::Entry {
+                action: "login_failed",
+                email: Some(email.clone()),
+                ip: Some(ip.clone()),
+                ..Default::default()
+            },
+            &format!("{email}:{ip_key}"),
+        );
         return Err(invalid_credentials());
     };
-    rate_limit::clear_email(&mut conn, &email).await?;
-    let mut user = row.user;
-    if is_admin_email(&state, &email) && !user.is_admin {
-        sqlx::query("UPDATE users SET is_admin = true WHERE id = $1")
-            .bind(user.id)
-            .execute(&mut *conn)
-            .await?;
-        user.is_admin = true;
+    if row.disabled {
+        crate::audit::record(&state, audit("login_refused_disabled", row.user.id, &ip)).await;
+        return Err(account_disabled());
     }
+    rate_limit::clear(&mut conn, &email, &ip_key).await?;
+    let user = row.user;
+    crate::audit::record(&state, audit("login", user.id, &ip)).await;
     start_session(&state, &mut conn, user, &headers, &ip, StatusCode::OK).await
 }
 
 pub(super) async fn logout(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     MaybeAuthUser(auth): MaybeAuthUser,
 ) -> AppResult<Response> {
     if let Some(auth) = auth {
+        crate::audit::record(&state, audit("logout", auth.user.id, &ip)).await;
         let mut conn = state.db.acquire().await?;
         sqlx::query("DELETE FROM auth_sessions WHERE id = $1")
             .bind(&auth.session_key)
@@ -256,7 +285,8 @@ pub(super) async fn change_password(
     password::validate("newPassword", &body.new_password)?;
     let mut conn = state.db.acquire().await?;
     // A stolen session must not become a password-guessing oracle.
-    rate_limit::check(&mut conn, &auth.user.email, &ip).await?;
+    let ip_key = client_ip::limit_key(&ip);
+    rate_limit::check(&state, &mut conn, &auth.user.email, &ip_key).await?;
     let stored: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
         .bind(auth.user.id)
         .fetch_one(&mut *conn)
@@ -269,7 +299,12 @@ pub(super) async fn change_password(
             .await?;
     if !current_ok {
         let mut conn = state.db.acquire().await?;
-        rate_limit::record_failure(&mut conn, &auth.user.email, &ip).await?;
+        rate_limit::record_failure(&mut conn, &auth.user.email, &ip_key).await?;
+        crate::audit::record_once_per_minute(
+            &state,
+            audit("password_change_failed", auth.user.id, &ip),
+            &format!("{}:{ip_key}", auth.user.id),
+        );
         return Err(AppError::Forbidden {
             code: "invalid_credentials",
             message: "current password is incorrect".into(),
@@ -292,6 +327,9 @@ pub(super) async fn change_password(
         .rows_affected();
     tx.commit().await?;
     tracing::info!(user_id = %auth.user.id, ended_sessions = ended, "password changed");
+    let mut entry = audit("password_changed", auth.user.id, &ip);
+    entry.detail = json!({ "endedSessions": ended });
+    crate::audit::record(&state, entry).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -325,6 +363,7 @@ pub(super) async fn list_sessions(
 
 pub(super) async fn revoke_session(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     auth: AuthUser,
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
@@ -340,6 +379,9 @@ pub(super) async fn revoke_session(
     if deleted == 0 {
         return Err(AppError::NotFound);
     }
+    let mut entry = audit("session_revoked", auth.user.id, &ip);
+    entry.detail = json!({ "session": id });
+    crate::audit::record(&state, entry).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

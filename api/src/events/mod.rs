@@ -11,7 +11,7 @@ use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
 pub use routes::router;
-pub use stream::session_stream;
+pub use stream::{session_stream, stream_slot};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
 #[serde(rename_all = "camelCase")]
@@ -34,12 +34,23 @@ impl StoredEvent {
 
 /// Appends an event: takes the next seq under the session row's lock, inserts, and queues a
 /// NOTIFY of `{session}:{seq}` — all one statement, so one transaction, delivered at commit.
+/// U+0000 in any string of `data` (model output, tool results) is replaced first: `jsonb`
+/// cannot store it, and the run would otherwise end on a database error.
 pub async fn append<'e>(
     db: impl PgExecutor<'e>,
     session: Uuid,
     kind: &str,
     data: &Value,
 ) -> sqlx::Result<StoredEvent> {
+    let cleaned;
+    let data = if crate::validate::has_nul(data) {
+        let mut copy = data.clone();
+        crate::validate::strip_nul(&mut copy);
+        cleaned = copy;
+        &cleaned
+    } else {
+        data
+    };
     sqlx::query_as(
         "WITH s AS (
              UPDATE chat_sessions SET last_seq = last_seq + 1, updated_at = now()

@@ -78,5 +78,20 @@ async fn stream(
     let id = parse_id(&id)?;
     let after = resume_point(&headers, q.last_event_id.as_deref())?;
     owned_session(&state, auth.user.id, id).await?;
-    Ok(super::session_stream(state, id, after))
+    // A resume point past the end would wait for events that may never come (and `i64::MAX`
+    // would overflow the next-seq arithmetic): refuse it at once.
+    if after > 0 {
+        let last: i64 = sqlx::query_scalar("SELECT last_seq FROM chat_sessions WHERE id = $1")
+            .bind(id)
+            .fetch_one(state.db.pool())
+            .await?;
+        if after > last {
+            return Err(AppError::BadRequest {
+                code: "invalid_last_event_id",
+                message: format!("Last-Event-ID {after} is past the session's last event ({last})"),
+            });
+        }
+    }
+    let slot = super::stream_slot(&state, &auth)?;
+    Ok(super::session_stream(state, id, after, slot))
 }

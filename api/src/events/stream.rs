@@ -16,8 +16,31 @@ use tokio::sync::broadcast;
 use uuid::Uuid;
 
 use super::StoredEvent;
-use crate::realtime::EventSignal;
+use crate::auth::AuthUser;
+use crate::error::{AppError, AppResult};
+use crate::realtime::{EventSignal, StreamSlot};
 use crate::state::AppState;
+
+/// A place for one more stream of the caller on this replica, or 429 `stream_limit` at
+/// `LIMIT_STREAMS_PER_USER`. The slot also ends the stream when the caller's login session
+/// ends on any replica.
+pub fn stream_slot(state: &AppState, auth: &AuthUser) -> AppResult<StreamSlot> {
+    let limit = state.config.settings.limits.streams_per_user;
+    state
+        .hub
+        .streams
+        .open(auth.user.id, auth.session_id, limit)
+        .ok_or_else(|| {
+            crate::audit::limit_hit(state, Some(auth.user.id), None, "streams_per_user");
+            AppError::LimitReached {
+                code: "stream_limit",
+                message: format!(
+                    "at most {limit} open streams per user on one server; close one and retry"
+                ),
+                retry_after_secs: 5,
+            }
+        })
+}
 
 const PAGE: i64 = 1000;
 /// Safety net only: run ends arrive as NOTIFYs; this catches anything that slipped through.
@@ -35,7 +58,7 @@ pub fn to_sse(event: &StoredEvent) -> Event {
 /// The response body *is* the pump: no task and no channel per stream. Hyper polls it when the
 /// socket can take more, and a client that goes away drops it (and its subscription). An idle
 /// stream is then only its subscription and its connection buffers (BENCHMARKS.md P3).
-pub fn session_stream(state: AppState, session: Uuid, last: i64) -> Response {
+pub fn session_stream(state: AppState, session: Uuid, last: i64, slot: StreamSlot) -> Response {
     // Subscribe before the first read so nothing committed in between is missed.
     let sub = state.hub.subscribe_session(session);
     let frames = async_stream::stream! {
@@ -43,6 +66,8 @@ pub fn session_stream(state: AppState, session: Uuid, last: i64) -> Response {
         yield Event::default().comment("connected");
         let mut pump = Pump { state: &state, session, last, sub };
         let stop = state.lifecycle.streams().clone();
+        let ended = slot.ended.clone();
+        let _slot = slot;
         // Set once no run is active: one more read covers events committed with the run's end.
         let mut finishing = false;
         loop {
@@ -50,6 +75,10 @@ pub fn session_stream(state: AppState, session: Uuid, last: i64) -> Response {
             if stop.is_cancelled() && !finishing {
                 tracing::debug!(%session, "event stream ended: shutdown");
                 break;
+            }
+            if ended.is_cancelled() {
+                tracing::debug!(%session, "event stream ended: login session ended");
+                return;
             }
             // 1. Everything stored after `last`, page by page.
             loop {
@@ -75,6 +104,7 @@ pub fn session_stream(state: AppState, session: Uuid, last: i64) -> Response {
             loop {
                 let signal = tokio::select! {
                     _ = stop.cancelled() => break,
+                    _ = ended.cancelled() => break,
                     _ = tokio::time::sleep(RECHECK) => break,
                     signal = pump.sub.rx.recv() => signal,
                 };

@@ -97,11 +97,26 @@ where
         let id = request_id.to_str().unwrap_or_default().to_owned();
         let span = tracing::info_span!("request", request_id = %id);
         req.extensions_mut().insert(RequestId(id));
+        let renewal = crate::auth::cookie::Renewal::default();
+        req.extensions_mut().insert(renewal.clone());
         let path = req.uri().path().to_owned();
         let response = match crate::auth::csrf::refusal(&state, &req) {
             Some(refused) => refused,
-            None => json_errors(unwrap(inner.call(req).instrument(span.clone()).await)).await,
+            None => match read_body(&state, req).await {
+                Ok(req) => {
+                    json_errors(unwrap(inner.call(req).instrument(span.clone()).await)).await
+                }
+                Err(refused) => refused,
+            },
         };
+        let mut response = response;
+        if let Some(token) = renewal.take()
+            && !response.headers().contains_key(header::SET_COOKIE)
+        {
+            let cookie =
+                crate::auth::cookie::set_cookie(&state, &token, crate::auth::cookie::MAX_AGE_SECS);
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+        }
         span.in_scope(|| {
             tracing::info!(
                 method = %method,
@@ -115,15 +130,113 @@ where
         response
     };
     state.metrics.http.observe(
-        method.as_str(),
+        &method,
         route.as_ref().map_or("unmatched", MatchedPath::as_str),
         response.status().as_u16(),
         started.elapsed().as_secs_f64(),
     );
+    let json = is_json(&response);
     let headers = response.headers_mut();
+    // API answers are per user: no shared or browser cache may keep them.
+    if json && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    // Secure cookies mean the deployment is served over https: keep browsers on it.
+    if state.config.settings.auth.cookie_secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     headers.insert(X_REQUEST_ID.clone(), request_id);
     headers.insert(X_CONTAINER_ID.clone(), state.container_header.clone());
     response
+}
+
+/// Reads the request body before the handler runs, within `HTTP_BODY_TIMEOUT_MS` (else 408 and
+/// the connection closes) and `BODY_LIMIT_BYTES` (else 413). A client that sends its head and
+/// then a byte a minute would otherwise hold the handler, and whatever it acquired, forever.
+/// Every body this API accepts is a small JSON document that handlers buffer anyway.
+async fn read_body(state: &AppState, req: Request) -> Result<Request, Response> {
+    use axum::body::{Body, HttpBody};
+    use futures::StreamExt;
+    let unsafe_method = !crate::auth::csrf::is_safe(req.method());
+    let content_type = req.headers().get(header::CONTENT_TYPE);
+    if unsafe_method && content_type.is_some_and(|v| !is_json_type(v)) {
+        return Err(unsupported_media_type());
+    }
+    let typed = content_type.is_some();
+    if req.body().is_end_stream() {
+        return Ok(req);
+    }
+    let limit = state.config.settings.http.body_limit_bytes;
+    let deadline = std::time::Duration::from_millis(state.config.settings.limits.body_timeout_ms);
+    let (parts, body) = req.into_parts();
+    let read = async move {
+        let mut stream = body.into_data_stream();
+        let mut buf = bytes::BytesMut::new();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                error_response(StatusCode::BAD_REQUEST, "bad_request", &e.to_string(), None)
+            })?;
+            if buf.len() + chunk.len() > limit {
+                return Err(error_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "request body too large",
+                    None,
+                ));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    };
+    match tokio::time::timeout(deadline, read).await {
+        // Every write route takes JSON: a body of another kind (a cross-site form's
+        // `text/plain`) or of no declared kind is refused before any handler sees it.
+        Ok(Ok(bytes)) if unsafe_method && !typed && !bytes.is_empty() => {
+            Err(unsupported_media_type())
+        }
+        Ok(Ok(bytes)) => Ok(Request::from_parts(parts, Body::from(bytes))),
+        Ok(Err(refused)) => Err(refused),
+        Err(_) => {
+            let mut response = error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+                None,
+            );
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Err(response)
+        }
+    }
+}
+
+fn is_json_type(value: &HeaderValue) -> bool {
+    let mime = value
+        .to_str()
+        .unwrap_or("")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim();
+    mime.eq_ignore_ascii_case("application/json")
+        || (mime.starts_with("application/") && mime.ends_with("+json"))
+}
+
+fn unsupported_media_type() -> Response {
+    error_response(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "expected a request with `Content-Type: application/json`",
+        None,
+    )
 }
 
 fn new_request_id() -> HeaderValue {
@@ -179,6 +292,7 @@ fn code_for(status: StatusCode) -> &'static str {
         StatusCode::FORBIDDEN => "forbidden",
         StatusCode::NOT_FOUND => "not_found",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
         StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         StatusCode::UNPROCESSABLE_ENTITY => "validation",

@@ -10,7 +10,7 @@ use axum::extract::DefaultBodyLimit;
 use tower::Layer;
 
 pub use middleware::RequestId;
-pub use serve::serve;
+pub use serve::{ConnLimits, serve};
 
 /// Every capability's routes, plus `extra` (tests add routes that must pass through the same
 /// middleware), wrapped in the middleware stack.
@@ -23,6 +23,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> App {
     let routes = Router::new()
         .merge(crate::health::router())
         .merge(crate::auth::router())
+        .merge(crate::admin::router())
         .merge(crate::sessions::router())
         .merge(crate::events::router())
         .merge(crate::runs::router())

@@ -1,7 +1,9 @@
 use prometheus::{HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry};
 
-/// Request count and latency, labelled by the *matched route* (`/api/sessions/{id}`), never the
-/// raw path, so label cardinality stays bounded whatever clients send.
+/// Request count and latency, labelled by the *matched route* (`/api/sessions/{id}`, or
+/// `unmatched`), never the raw path, and by a method from a fixed list (anything else is
+/// `other`): hyper accepts any token as a method, so the raw one would let any client mint a
+/// new series per request.
 #[derive(Clone)]
 pub struct HttpMetrics {
     requests: IntCounterVec,
@@ -36,13 +38,31 @@ impl HttpMetrics {
         Self { requests, duration }
     }
 
-    pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
+    pub fn observe(&self, method: &axum::http::Method, route: &str, status: u16, seconds: f64) {
+        let method = method_label(method);
         self.requests
             .with_label_values(&[method, route, status_label(status)])
             .inc();
         self.duration
             .with_label_values(&[method, route])
             .observe(seconds);
+    }
+}
+
+/// The standard methods keep their name; invented ones share one label.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::CONNECT => "CONNECT",
+        Method::TRACE => "TRACE",
+        _ => "other",
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Hub {
     sessions: Channels<EventSignal>,
     users: Channels<UserSignal>,
     runs: Mutex<HashMap<Uuid, CancellationToken>>,
+    /// Open event streams per user, for the cap and for ending them with their login session.
+    pub streams: Arc<super::Streams>,
 }
 
 /// A subscription that removes its channel when the last subscriber of a key goes away.

@@ -4,7 +4,8 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::{
-    EVENTS_CHANNEL, EventSignal, INTERRUPTS_CHANNEL, SESSIONS_CHANNEL, SessionChange, UserSignal,
+    AUTH_ENDED_CHANNEL, EVENTS_CHANNEL, EventSignal, INTERRUPTS_CHANNEL, SESSIONS_CHANNEL,
+    SessionChange, UserSignal,
 };
 use crate::state::AppState;
 
@@ -68,7 +69,12 @@ async fn listen(state: &AppState) -> sqlx::Result<PgListener> {
         .connect_lazy_with(options);
     let mut listener = PgListener::connect_with(&dedicated).await?;
     listener
-        .listen_all([EVENTS_CHANNEL, SESSIONS_CHANNEL, INTERRUPTS_CHANNEL])
+        .listen_all([
+            EVENTS_CHANNEL,
+            SESSIONS_CHANNEL,
+            INTERRUPTS_CHANNEL,
+            AUTH_ENDED_CHANNEL,
+        ])
         .await?;
     Ok(listener)
 }
@@ -119,6 +125,16 @@ async fn dispatch(state: &AppState, n: PgNotification) {
                 && state.hub.interrupt_local(session)
             {
                 tracing::info!(%session, "interrupt received for a local run");
+            }
+        }
+        AUTH_ENDED_CHANNEL => {
+            if let Some((user, session)) = payload.split_once(':')
+                && let (Ok(user), Ok(session)) = (Uuid::parse_str(user), Uuid::parse_str(session))
+            {
+                let ended = state.hub.streams.end(user, Some(session));
+                if ended > 0 {
+                    tracing::info!(%user, streams = ended, "login session ended: closing its streams");
+                }
             }
         }
         _ => {}

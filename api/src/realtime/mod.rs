@@ -5,10 +5,14 @@
 
 mod hub;
 mod listener;
+mod streams;
 
 pub use hub::{EventSignal, Hub, SessionChange, Subscription, UserSignal};
 pub use listener::spawn_listener;
+pub use streams::{StreamSlot, Streams};
 
 pub const EVENTS_CHANNEL: &str = "webedt_events";
 pub const SESSIONS_CHANNEL: &str = "webedt_session_changes";
 pub const INTERRUPTS_CHANNEL: &str = "webedt_interrupts";
+/// `{user}:{auth session public id}`, sent by the `auth_sessions` delete trigger.
+pub const AUTH_ENDED_CHANNEL: &str = "webedt_auth_ended";

@@ -125,6 +125,7 @@ pub async fn start(
 
     let mut conn = state.db.acquire().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    check_user_limits(state, &mut tx, session.user_id).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO active_runs (chat_session_id, run_id, owner) VALUES ($1, $2, $3)
          ON CONFLICT (chat_session_id) DO NOTHING RETURNING run_id",
@@ -145,15 +146,17 @@ pub async fn start(
             "UPDATE chat_sessions SET status = 'running', provider = $2, model = $3,
                  completed_at = NULL, last_error = NULL, updated_at = now(),
                  title = CASE WHEN last_seq = 0 AND title = 'New session' AND $4 <> '' THEN $4 ELSE title END
-             WHERE id = $1 RETURNING last_seq, ",
+             WHERE id = $1 AND deleted_at IS NULL RETURNING last_seq, ",
             session_columns!()
         ))
         .bind(session.id)
         .bind(&provider_id)
         .bind(&model)
         .bind(&title)
-        .fetch_one(&mut *tx)
-        .await?;
+        .fetch_optional(&mut *tx)
+        .await?
+        // In the trash (or trashed meanwhile): nothing is written, the claim rolls back.
+        .ok_or_else(session_deleted)?;
         (row.session, row.last_seq)
     };
     events::append(
@@ -201,6 +204,76 @@ pub async fn start(
         session: updated,
         seq_before,
     })
+}
+
+pub fn session_deleted() -> AppError {
+    AppError::Conflict {
+        code: "session_deleted",
+        message: "this session is in the trash; restore it to continue".into(),
+    }
+}
+
+/// The per-user run limits, counted from the tables inside the transaction that starts the run:
+/// runs in progress on any replica (`LIMIT_RUNS_PER_USER`) and runs started in the last minute
+/// (`LIMIT_RUNS_PER_MINUTE`). The user's row is locked first, so two replicas starting runs for
+/// one user at once count one after the other and the limits hold exactly.
+pub async fn check_user_limits(
+    state: &AppState,
+    tx: &mut sqlx::PgConnection,
+    user: Uuid,
+) -> AppResult<()> {
+    sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    within_user_limits(state, &mut *tx, user).await?;
+    sqlx::query("INSERT INTO run_starts (user_id) VALUES ($1)")
+        .bind(user)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// 429 when `user` is at a run limit. On its own (no lock) it is the early check of a route
+/// that would otherwise write something (execute-remote's new session) before starting.
+pub async fn within_user_limits(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    user: Uuid,
+) -> AppResult<()> {
+    let limits = &state.config.settings.limits;
+    let (running, recent): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM active_runs a JOIN chat_sessions s ON s.id = a.chat_session_id
+                 WHERE s.user_id = $1),
+                (SELECT count(*) FROM run_starts
+                 WHERE user_id = $1 AND started_at > now() - interval '1 minute')",
+    )
+    .bind(user)
+    .fetch_one(&mut *conn)
+    .await?;
+    if running >= i64::from(limits.runs_per_user) {
+        crate::audit::limit_hit(state, Some(user), None, "runs_per_user");
+        return Err(AppError::LimitReached {
+            code: "run_limit",
+            message: format!(
+                "at most {} runs in progress per user; wait for one to finish or stop it",
+                limits.runs_per_user
+            ),
+            retry_after_secs: 5,
+        });
+    }
+    if recent >= i64::from(limits.runs_per_minute) {
+        crate::audit::limit_hit(state, Some(user), None, "runs_per_minute");
+        return Err(AppError::LimitReached {
+            code: "run_rate",
+            message: format!(
+                "at most {} runs per minute per user",
+                limits.runs_per_minute
+            ),
+            retry_after_secs: 60,
+        });
+    }
+    Ok(())
 }
 
 #[derive(sqlx::FromRow)]

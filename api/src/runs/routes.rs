@@ -23,8 +23,12 @@ pub fn router() -> Router<AppState> {
 const MAX_MESSAGE_BYTES: usize = 100 * 1024;
 
 fn validate_message(field: &str, text: &str) -> AppResult<String> {
+    crate::validate::no_nul(field, text)?;
     if text.len() > MAX_MESSAGE_BYTES {
-        return Err(AppError::PayloadTooLarge);
+        return Err(AppError::validation(
+            field,
+            format!("must be at most {MAX_MESSAGE_BYTES} bytes"),
+        ));
     }
     if text.trim().is_empty() {
         return Err(AppError::validation(field, "must not be empty"));
@@ -48,10 +52,21 @@ async fn execute_remote(
     auth: AuthUser,
     Json(body): Json<ExecuteBody>,
 ) -> AppResult<Response> {
+    // Everything is checked before the session is created, so a bad field writes nothing.
     let prompt = validate_message("userRequest", &body.user_request)?;
+    crate::validate::provider_and_model(body.provider.as_deref(), body.model.as_deref())?;
+    if let Some(id) = body.website_session_id.as_deref() {
+        crate::validate::text("websiteSessionId", id, 64)?;
+    }
+    // The answer is a stream: take its place under the cap before anything is written.
+    let slot = crate::events::stream_slot(&state, &auth)?;
     let session = match body.website_session_id.as_deref() {
         Some(id) => owned_session(&state, auth.user.id, parse_id(id)?).await?,
         None => {
+            // A refused run must not leave an empty session behind.
+            let mut conn = state.db.acquire().await?;
+            super::manager::within_user_limits(&state, &mut conn, auth.user.id).await?;
+            drop(conn);
             let (provider, model) = state
                 .providers
                 .resolve(body.provider.as_deref(), body.model.as_deref())?;
@@ -66,7 +81,7 @@ async fn execute_remote(
         body.model.as_deref(),
     )
     .await?;
-    let mut response = crate::events::session_stream(state, session.id, started.seq_before);
+    let mut response = crate::events::session_stream(state, session.id, started.seq_before, slot);
     response.headers_mut().insert(
         "x-session-id",
         HeaderValue::from_str(&session.id.to_string()).expect("uuid is ASCII"),
@@ -88,6 +103,7 @@ async fn send(
     Json(body): Json<SendBody>,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let prompt = validate_message("message", &body.message)?;
+    crate::validate::provider_and_model(body.provider.as_deref(), body.model.as_deref())?;
     let session = owned_session(&state, auth.user.id, parse_id(&id)?).await?;
     let started = super::start(
         &state,

@@ -30,6 +30,7 @@ pub fn router() -> Router<AppState> {
 const MAX_TITLE: usize = 200;
 
 pub fn validate_title(title: &str) -> AppResult<String> {
+    crate::validate::no_nul("title", title)?;
     let t = title.trim();
     if t.is_empty() || t.chars().count() > MAX_TITLE {
         return Err(AppError::validation(
@@ -60,6 +61,7 @@ pub async fn insert_session(
         Some(t) => validate_title(t)?,
         None => "New session".to_string(),
     };
+    crate::validate::provider_and_model(provider, model)?;
     let (provider, model) = state.providers.resolve(provider, model)?;
     let mut conn = state.db.acquire().await?;
     let mut tx = sqlx::Connection::begin(&mut *conn).await?;

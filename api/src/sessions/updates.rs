@@ -11,20 +11,25 @@ use std::time::Duration;
 use tokio::sync::broadcast;
 
 use crate::auth::AuthUser;
+use crate::error::AppResult;
 use crate::realtime::UserSignal;
 use crate::state::AppState;
 
 /// The response body is the loop itself (no task, no channel): an idle stream costs only its
 /// subscription and connection buffers, and a client that leaves drops it (BENCHMARKS.md P3).
-pub async fn stream(State(state): State<AppState>, auth: AuthUser) -> Response {
+pub async fn stream(State(state): State<AppState>, auth: AuthUser) -> AppResult<Response> {
+    let slot = crate::events::stream_slot(&state, &auth)?;
     let mut sub = state.hub.subscribe_user(auth.user.id);
     let stop = state.lifecycle.streams().clone();
     let frames = async_stream::stream! {
+        let ended = slot.ended.clone();
+        let _slot = slot;
         let _open = state.metrics.runs.stream_opened();
         yield Event::default().comment("connected");
         loop {
             let signal = tokio::select! {
                 _ = stop.cancelled() => break,
+                _ = ended.cancelled() => break,
                 signal = sub.rx.recv() => signal,
             };
             yield match signal {
@@ -44,5 +49,5 @@ pub async fn stream(State(state): State<AppState>, auth: AuthUser) -> Response {
     response
         .headers_mut()
         .insert("x-accel-buffering", "no".parse().expect("static"));
-    response
+    Ok(response)
 }

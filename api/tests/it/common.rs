@@ -14,6 +14,8 @@ use webedt_api::{AppState, Config, Server};
 use webedt_contract::{Settings, names};
 
 pub const SECRET: &str = "test-secret-0123456789abcdef0123456789";
+/// The session cookie's name: test servers run with `COOKIE_SECURE=false`, so unprefixed.
+pub const COOKIE: &str = webedt_contract::names::SESSION_COOKIE;
 
 pub fn admin_url() -> String {
     std::env::var("DATABASE_URL")

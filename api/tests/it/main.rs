@@ -8,6 +8,7 @@ mod support;
 mod auth;
 mod config_errors;
 mod db;
+mod hardening;
 mod health;
 mod jobs;
 mod metrics;

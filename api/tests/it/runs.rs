@@ -614,7 +614,7 @@ async fn bad_run_input_gets_clear_errors() {
     );
     let big = "x".repeat(100 * 1024 + 1);
     let res = a.send(&token, &id, &big).await;
-    assert_eq!(res.status(), 413);
+    assert_eq!(res.status(), 422);
     let res = a
         .call(
             &token,

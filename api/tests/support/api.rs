@@ -120,22 +120,23 @@ impl Api {
     }
 }
 
-/// The session token from a `Set-Cookie: webedt_session=…` header, checking the cookie's
-/// attributes on the way.
+/// The session token from the session cookie's `Set-Cookie` header, checking the cookie's
+/// attributes on the way. The name is read from its one definition (`SESSION_COOKIE`); servers
+/// with Secure cookies (the chaos replicas) give it the `__Host-` prefix.
 pub fn token_of(res: &Response) -> String {
+    use webedt_contract::names::{SECURE_COOKIE_PREFIX, SESSION_COOKIE};
+    let secure = format!("{SECURE_COOKIE_PREFIX}{SESSION_COOKIE}=");
+    let plain = format!("{SESSION_COOKIE}=");
     let cookie = res
         .headers()
         .get_all("set-cookie")
         .iter()
         .map(|v| v.to_str().unwrap().to_string())
-        .find(|c| c.starts_with("webedt_session="))
+        .find(|c| c.starts_with(&plain) || c.starts_with(&secure))
         .expect("session cookie set");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(cookie.contains("Path=/"), "{cookie}");
-    cookie["webedt_session=".len()..]
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string()
+    let (_, value) = cookie.split_once('=').unwrap();
+    value.split(';').next().unwrap().to_string()
 }

@@ -62,6 +62,8 @@ export async function startServer({ db, name = 'replica', env = {}, port } = {})
       SHUTDOWN_TIMEOUT_MS: '20000',
       DEMO_EVENT_COUNT: '40',
       DEMO_EVENT_DELAY_MS: '100',
+      // Every browser test registers its accounts from 127.0.0.1: raise the per-IP limit.
+      LIMIT_REGISTRATIONS_PER_IP_HOUR: '1000',
       LOG_FORMAT: 'json',
       RUST_LOG: 'info',
       ...env,

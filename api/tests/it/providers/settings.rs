@@ -256,6 +256,19 @@ async fn the_key_never_appears_in_the_logs() {
     };
     let client = reqwest::Client::new();
     let base = format!("http://{addr}");
+    // "listening" comes before the migrations finish: wait until the schema is current, as a
+    // load balancer would.
+    let deadline = Instant::now() + WAIT;
+    while client
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        assert!(Instant::now() < deadline, "not ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let res = client
         .post(format!("{base}/api/auth/register"))
         .json(&json!({"email":"logs@example.com","password":"password 123"}))
@@ -264,7 +277,7 @@ async fn the_key_never_appears_in_the_logs() {
         .unwrap();
     assert_eq!(res.status(), 201);
     let cookie = res.headers()["set-cookie"].to_str().unwrap().to_string();
-    let token = cookie["webedt_session=".len()..]
+    let token = cookie[webedt_contract::names::SESSION_COOKIE.len() + 1..]
         .split(';')
         .next()
         .unwrap()

@@ -1,9 +1,11 @@
-// Replica status: /health/status of whichever replica answered, refreshed every 5 s.
+// Administration: the users and the audit log (server-enforced /api/admin/* routes), and the
+// status of whichever replica answered (/health/status, refreshed every 5 s).
 
 import { describe, noteResponse } from '../api.js';
 import { h, mount } from '../dom.js';
 import { title } from '../ui.js';
 import { bytes, uptime, dateTime } from '../format.js';
+import { mountAdmin } from './admin-users.js';
 
 const label = (key) => key.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^./, (c) => c.toUpperCase());
 
@@ -40,6 +42,7 @@ export function render(main, ctx) {
   title('Replica status');
   const body = h('div', { class: 'status-grid', 'aria-live': 'polite' });
   const updated = h('p', { class: 'muted' });
+  const admin = h('div', { class: 'admin-sections' });
   const auto = h('input', { type: 'checkbox', id: 'auto-refresh', checked: true });
   let timer = null;
   let closed = false;
@@ -97,7 +100,8 @@ export function render(main, ctx) {
         h('label', { class: 'checkbox' }, auto, ' Auto-refresh'),
         h('button', { type: 'button', class: 'button-quiet', text: 'Refresh', onClick: load }))),
     h('p', { class: 'muted', text: ctx.user && ctx.user.isAdmin ? 'The numbers of the replica that answered, not of the whole deployment: reload to sample another.' : 'Limited view: administrators see this page in the menu.' }),
-    updated, body));
+    updated, body, admin));
+  if (ctx.user && ctx.user.isAdmin) mountAdmin(admin, ctx.user);
   load();
   return () => {
     closed = true;
