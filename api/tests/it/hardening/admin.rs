@@ -2,7 +2,7 @@
 
 use super::{body_of, pair_with, register_at};
 use crate::common::{TestApp, spawn_app};
-use crate::sse::SseReader;
+use crate::support::sse::SseReader;
 use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

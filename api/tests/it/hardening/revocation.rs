@@ -2,7 +2,7 @@
 //! replica within 2 s.
 
 use super::{body_of, pair_with, register_at};
-use crate::sse::SseReader;
+use crate::support::sse::SseReader;
 use std::time::{Duration, Instant};
 
 async fn ends_within(reader: &mut SseReader, within: Duration) -> Duration {
