@@ -165,8 +165,21 @@ impl Default for ShutdownSettings {
 }
 
 impl ShutdownSettings {
+    /// The defaults of local development (no `DATABASE_URL`): no load balancer to drain, so
+    /// Ctrl-C stops the server at once.
+    pub fn local() -> Self {
+        Self {
+            lb_drain_delay_ms: 0,
+            ..Self::default()
+        }
+    }
+
     pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let d = Self::default();
+        Self::from_env_or(env, Self::default())
+    }
+
+    /// Reads the variables, falling back to `d` for those unset.
+    pub fn from_env_or(env: &impl Lookup, d: Self) -> Result<Self, ConfigError> {
         let s = Self {
             timeout_ms: number(env, SHUTDOWN_TIMEOUT_MS, d.timeout_ms)?,
             // Zero is a legitimate drain delay (no load balancer in front, e.g. tests).
@@ -603,7 +616,10 @@ impl Settings {
             event_count: number(env, DEMO_EVENT_COUNT, dd.event_count)?,
             event_delay_ms: number(env, DEMO_EVENT_DELAY_MS, dd.event_delay_ms)?,
         };
+        // Local development has no load balancer to drain and a person reading the logs.
+        let local = database_url.is_none();
         let log_format = match non_empty(env, LOG_FORMAT) {
+            None if local => LogFormat::Pretty,
             None => LogFormat::default(),
             Some(v) => v
                 .parse()
@@ -617,7 +633,11 @@ impl Settings {
             pool: PoolSettings::from_env(env)?,
             orphans: OrphanSettings::from_env(env)?,
             migrate_on_start: boolean(env, MIGRATE_ON_START, true)?,
-            shutdown: ShutdownSettings::from_env(env)?,
+            shutdown: if local {
+                ShutdownSettings::from_env_or(env, ShutdownSettings::local())?
+            } else {
+                ShutdownSettings::from_env(env)?
+            },
             log_format,
             auth,
             demo,
@@ -716,7 +736,9 @@ mod tests {
 
     #[test]
     fn defaults_match_the_documented_table() {
-        let s = Settings::from_env(&env(&[])).unwrap();
+        // The documented defaults are those of a deployment (a database configured); the local
+        // run's own are checked below.
+        let s = Settings::from_env(&env(&[(DATABASE_URL, "postgres://db/app")])).unwrap();
         for doc in crate::VARS {
             let Some(default) = doc.default else { continue };
             let rendered: Vec<(&str, String)> = [
@@ -735,10 +757,25 @@ mod tests {
         assert_eq!(s.container_id, "local");
         assert!(s.migrate_on_start);
         assert_eq!(s.log_format, LogFormat::Json);
+        assert_eq!(s.shutdown.lb_drain_delay_ms, 2000);
+        assert!(s.auth.cookie_secure);
+    }
+
+    #[test]
+    fn the_local_run_logs_for_people_and_has_nothing_to_drain_unless_told_otherwise() {
+        let s = Settings::from_env(&env(&[])).unwrap();
+        assert_eq!(s.container_id, "local");
+        assert_eq!(s.log_format, LogFormat::Pretty);
+        assert_eq!(s.shutdown.lb_drain_delay_ms, 0, "no load balancer to drain");
+        assert_eq!(s.shutdown.timeout_ms, 30_000);
         assert!(
             !s.auth.cookie_secure,
             "local dev (no DATABASE_URL) is plain http"
         );
+        let s =
+            Settings::from_env(&env(&[(LOG_FORMAT, "json"), (LB_DRAIN_DELAY_MS, "1500")])).unwrap();
+        assert_eq!(s.log_format, LogFormat::Json, "explicit settings win");
+        assert_eq!(s.shutdown.lb_drain_delay_ms, 1500, "explicit settings win");
     }
 
     #[test]

@@ -89,12 +89,12 @@ pub const VARS: &[VarDoc] = &[
     var(
         LB_DRAIN_DELAY_MS,
         Some("2000"),
-        "After SIGTERM, `/ready` answers 503 for this long before the listener closes.",
+        "After SIGTERM, `/ready` answers 503 for this long before the listener closes. The local run (no `DATABASE_URL`) defaults to `0`.",
     ),
     var(
         LOG_FORMAT,
         Some("json"),
-        "`json` (one object a line) or `pretty`.",
+        "`json` (one object a line) or `pretty`. The local run (no `DATABASE_URL`) defaults to `pretty`.",
     ),
     var(
         COOKIE_SECURE,

@@ -26,11 +26,14 @@ fn main() -> ExitCode {
     };
     let url = cluster.url("postgres");
     eprintln!("webedt-devdb: PostgreSQL on {url} for `{}`", cmd.join(" "));
-    let mut child = match Command::new(program)
-        .args(program_args)
-        .env("DATABASE_URL", &url)
-        .spawn()
-    {
+    let mut command = Command::new(program);
+    command.args(program_args).env("DATABASE_URL", &url);
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(set_by_cargo_run) {
+            command.env_remove(name);
+        }
+    }
+    let mut child = match command.spawn() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("webedt-devdb: cannot run {program}: {e}");
@@ -49,6 +52,58 @@ fn main() -> ExitCode {
         Err(e) => {
             eprintln!("webedt-devdb: waiting for {program}: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+/// The variables `cargo run` sets for the program it runs (this one), which must not reach a
+/// nested `cargo`: build scripts such as ring's watch `CARGO_MANIFEST_DIR` and `CARGO_PKG_*`, so
+/// seeing devdb's values would make every switch between `./scripts/test` and a plain
+/// `cargo build` rebuild ring and everything above it. Variables a user sets to configure cargo
+/// (`CARGO_HOME`, `CARGO_TARGET_DIR`, `CARGO_PROFILE_*`, …) pass through.
+fn set_by_cargo_run(name: &str) -> bool {
+    matches!(
+        name,
+        "CARGO"
+            | "CARGO_MANIFEST_DIR"
+            | "CARGO_MANIFEST_PATH"
+            | "CARGO_MANIFEST_LINKS"
+            | "CARGO_CRATE_NAME"
+            | "CARGO_BIN_NAME"
+            | "CARGO_PRIMARY_PACKAGE"
+            | "CARGO_TARGET_TMPDIR"
+            | "CARGO_RUSTC_CURRENT_DIR"
+    ) || name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_BIN_EXE_")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::set_by_cargo_run;
+
+    #[test]
+    fn only_the_variables_cargo_run_sets_are_stripped() {
+        for set in [
+            "CARGO",
+            "CARGO_MANIFEST_DIR",
+            "CARGO_PKG_NAME",
+            "CARGO_PKG_VERSION_MAJOR",
+            "CARGO_CRATE_NAME",
+            "CARGO_BIN_NAME",
+            "CARGO_PRIMARY_PACKAGE",
+        ] {
+            assert!(set_by_cargo_run(set), "{set}");
+        }
+        for kept in [
+            "CARGO_HOME",
+            "CARGO_TARGET_DIR",
+            "CARGO_PROFILE_DEV_DEBUG",
+            "CARGO_INCREMENTAL",
+            "CARGO_TERM_COLOR",
+            "DATABASE_URL",
+            "PATH",
+        ] {
+            assert!(!set_by_cargo_run(kept), "{kept}");
         }
     }
 }
