@@ -39,7 +39,7 @@ impl Server {
         // must not take the server down.
         let container_header = axum::http::HeaderValue::from_str(config.container_id())
             .unwrap_or_else(|_| axum::http::HeaderValue::from_static("invalid-container-id"));
-        let state = AppState::new(crate::state::Shared {
+        let state = AppState::new(crate::state::AppStateInner {
             db: Db::new(pool),
             config: Arc::new(config),
             health: DbHealth::default(),

@@ -11,27 +11,26 @@ use std::time::Instant;
 
 /// Everything a handler may use; holds no user or session state — that lives in PostgreSQL, so
 /// any replica can answer any request. One `Arc`, because axum clones the state for every
-/// request (and every stateful middleware): cloning the fields one by one cost ~9% of a `/live`
-/// request's CPU under load (eleven reference counts up and down, measured with perf).
+/// request and every stateful middleware (what field-by-field clones cost: BENCHMARKS.md, P1).
 #[derive(Clone)]
-pub struct AppState(Arc<Shared>);
+pub struct AppState(Arc<AppStateInner>);
 
 impl AppState {
-    pub fn new(shared: Shared) -> Self {
-        Self(Arc::new(shared))
+    pub fn new(inner: AppStateInner) -> Self {
+        Self(Arc::new(inner))
     }
 }
 
 impl std::ops::Deref for AppState {
-    type Target = Shared;
+    type Target = AppStateInner;
 
-    fn deref(&self) -> &Shared {
+    fn deref(&self) -> &AppStateInner {
         &self.0
     }
 }
 
-/// The fields of [`AppState`].
-pub struct Shared {
+/// The fields of [`AppState`], behind its one `Arc`.
+pub struct AppStateInner {
     pub db: Db,
     pub config: Arc<Config>,
     pub health: DbHealth,

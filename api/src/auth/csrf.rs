@@ -17,7 +17,7 @@ use crate::error::AppError;
 use crate::state::AppState;
 
 /// The 403 to send when a cookie-authenticated unsafe request is not from our pages, else `None`.
-/// Called by the one request middleware (`http::middleware::Edge`) before the handler runs.
+/// Called by the one request middleware (`http::middleware::RequestMiddleware`) before the handler runs.
 pub fn refusal(state: &AppState, req: &Request) -> Option<Response> {
     if is_safe(req.method())
         || bearer_token(req.headers()).is_some()

@@ -1,3 +1,5 @@
+//! The one middleware every request passes through: [`RequestMiddleware`].
+
 use crate::error::error_response;
 use crate::state::AppState;
 use axum::extract::{MatchedPath, Request};
@@ -25,30 +27,31 @@ fn is_probe(path: &str) -> bool {
 /// The one middleware every request passes through: request id, the CSRF check, the per-request
 /// log line, the JSON rewrite of errors produced outside handlers, the route-labelled metrics and
 /// the `X-Request-Id`/`X-Container-ID` headers. It sits on each route (it needs the matched
-/// route for the metric label). One hand-written layer rather than a `from_fn` per concern:
-/// each `from_fn` clones the state, boxes two services and a future per request — a third of
-/// the allocations of a `/live` request when there were three of them (BENCHMARKS.md P1).
+/// route for the metric label). One hand-written layer rather than a `from_fn` per concern,
+/// each of which would clone the state and box services and a future per request
+/// (BENCHMARKS.md, P1).
 #[derive(Clone)]
-pub struct EdgeLayer(pub AppState);
+pub struct RequestMiddlewareLayer(pub AppState);
 
-impl<S> Layer<S> for EdgeLayer {
-    type Service = Edge<S>;
+impl<S> Layer<S> for RequestMiddlewareLayer {
+    type Service = RequestMiddleware<S>;
 
-    fn layer(&self, inner: S) -> Edge<S> {
-        Edge {
+    fn layer(&self, inner: S) -> RequestMiddleware<S> {
+        RequestMiddleware {
             inner,
             state: self.0.clone(),
         }
     }
 }
 
+/// The service [`RequestMiddlewareLayer`] wraps each route in.
 #[derive(Clone)]
-pub struct Edge<S> {
+pub struct RequestMiddleware<S> {
     inner: S,
     state: AppState,
 }
 
-impl<S> Service<Request> for Edge<S>
+impl<S> Service<Request> for RequestMiddleware<S>
 where
     S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
     S::Future: Send + 'static,
@@ -66,11 +69,11 @@ where
         let fresh = self.inner.clone();
         let inner = std::mem::replace(&mut self.inner, fresh);
         let state = self.state.clone();
-        Box::pin(async move { Ok(edge(state, req, inner).await) })
+        Box::pin(async move { Ok(handle(state, req, inner).await) })
     }
 }
 
-async fn edge<S>(state: AppState, mut req: Request, mut inner: S) -> Response
+async fn handle<S>(state: AppState, mut req: Request, mut inner: S) -> Response
 where
     S: Service<Request, Response = Response, Error = Infallible>,
 {

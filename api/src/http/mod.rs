@@ -15,9 +15,9 @@ pub use serve::{ConnLimits, serve};
 /// Every capability's routes, plus `extra` (tests add routes that must pass through the same
 /// middleware), wrapped in the middleware stack.
 ///
-/// The body limit wraps the whole router rather than each route: `Router::layer` nests every
-/// route in one more boxed service, cloned and allocated per request (P1 in BENCHMARKS.md), and
-/// a limit that only sets a request extension works the same from outside.
+/// The body limit wraps the whole router once rather than each route, which would nest every
+/// route in one more boxed service per request (BENCHMARKS.md, P1); a limit that only sets a
+/// request extension works the same from outside.
 pub fn router(state: AppState, extra: Router<AppState>) -> App {
     let body_limit = state.config.settings.http.body_limit_bytes;
     let routes = Router::new()
@@ -29,7 +29,7 @@ pub fn router(state: AppState, extra: Router<AppState>) -> App {
         .merge(crate::runs::router())
         .merge(extra)
         .fallback(middleware::not_found)
-        .layer(middleware::EdgeLayer(state.clone()))
+        .layer(middleware::RequestMiddlewareLayer(state.clone()))
         .with_state(state);
     DefaultBodyLimit::max(body_limit).layer(routes)
 }

@@ -3,8 +3,7 @@
 //!
 //! `axum::serve` is not used because its connection builder sniffs every connection for an HTTP/2
 //! preface first; hyper then sees those few bytes as a separate first read and grows its read
-//! buffer from 8 to 16 KiB, which every idle SSE connection keeps (about a third of its memory,
-//! measured with heaptrack; BENCHMARKS.md P3). WebEDT speaks HTTP/1.1 only (behind an ingress or
+//! buffer from 8 to 16 KiB, which every idle SSE connection keeps (BENCHMARKS.md, P3). WebEDT speaks HTTP/1.1 only (behind an ingress or
 //! load balancer that terminates HTTP/2), so the connections are built HTTP/1-only.
 
 use std::convert::Infallible;

@@ -124,8 +124,8 @@ fn decode_cursor(raw: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
 }
 
-/// A page of the caller's sessions, serialized straight from the rows (building a
-/// `serde_json::Value` first cost a tenth of this route's CPU; BENCHMARKS.md P2).
+/// A page of the caller's sessions, serialized straight from the rows with no intermediate
+/// `serde_json::Value` (BENCHMARKS.md, P2).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Page {
