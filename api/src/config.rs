@@ -10,6 +10,9 @@ use webedt_contract::{ConfigError, Settings, names};
 pub struct Config {
     pub settings: Settings,
     pub database: PgConnectOptions,
+    /// Straight to PostgreSQL, for LISTEN and migrations: `DATABASE_DIRECT_URL`, else the same as
+    /// `database`.
+    pub direct_database: PgConnectOptions,
     /// Keys the HMAC of auth tokens; identical on every replica.
     pub session_secret: SessionSecret,
 }
@@ -52,19 +55,15 @@ impl Config {
             .database_url
             .as_deref()
             .ok_or_else(|| ConfigError::new(names::DATABASE_URL, "is required for this command"))?;
-        let database = PgConnectOptions::from_str(url).map_err(|e| {
-            // sqlx's message can echo the URL; report only the kind of problem.
-            let kind = e.to_string();
-            let kind = kind
-                .split(':')
-                .next()
-                .unwrap_or("malformed URL")
-                .to_string();
-            ConfigError::new(names::DATABASE_URL, format!("is not a valid URL ({kind})"))
-        })?;
+        let database = parse_url(names::DATABASE_URL, url)?;
+        let direct_database = match settings.scale.direct_url.as_deref() {
+            Some(direct) => parse_url(names::DATABASE_DIRECT_URL, direct)?,
+            None => database.clone(),
+        };
         let secret = settings.require_session_secret()?.as_bytes().to_vec();
         Ok(Self {
             database,
+            direct_database,
             session_secret: SessionSecret::new(secret),
             settings,
         })
@@ -73,6 +72,19 @@ impl Config {
     pub fn container_id(&self) -> &str {
         &self.settings.container_id
     }
+}
+
+fn parse_url(name: &'static str, url: &str) -> Result<PgConnectOptions, ConfigError> {
+    PgConnectOptions::from_str(url).map_err(|e| {
+        // sqlx's message can echo the URL; report only the kind of problem.
+        let kind = e.to_string();
+        let kind = kind
+            .split(':')
+            .next()
+            .unwrap_or("malformed URL")
+            .to_string();
+        ConfigError::new(name, format!("is not a valid URL ({kind})"))
+    })
 }
 
 /// Build information, fixed at compile time from `BUILD_*` variables (the Dockerfile passes them

@@ -155,12 +155,10 @@ async fn migrate(mut settings: Settings) -> ExitCode {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
-    let pool = webedt_api::db::new_pool(&config);
-    match webedt_api::db::migrate(&pool).await {
+    match webedt_api::db::migrate(&config).await {
         Ok(()) => {
             let applied = webedt_api::db::MIGRATOR.iter().count();
             tracing::info!(migrations = applied, "database schema is current");
-            pool.close().await;
             ExitCode::SUCCESS
         }
         Err(e) => {

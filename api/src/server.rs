@@ -1,7 +1,7 @@
 //! Binding, serving, and the graceful shutdown sequence.
 
 use crate::config::{BUILD, Config};
-use crate::db::{self, Db, DbHealth};
+use crate::db::{self, DbHealth};
 use crate::lifecycle::Lifecycle;
 use crate::metrics::Metrics;
 use crate::state::AppState;
@@ -40,7 +40,7 @@ impl Server {
         let container_header = axum::http::HeaderValue::from_str(config.container_id())
             .unwrap_or_else(|_| axum::http::HeaderValue::from_static("invalid-container-id"));
         let state = AppState::new(crate::state::AppStateInner {
-            db: Db::new(pool),
+            db: pool,
             config: Arc::new(config),
             health: DbHealth::default(),
             metrics,
@@ -156,15 +156,16 @@ fn start_background(state: &AppState) {
     let settings = &state.config.settings;
     let stop = state.lifecycle.background().clone();
     let bootstrap = db::spawn_bootstrap(
-        state.db.pool().clone(),
+        state.db.clone(),
+        state.config.clone(),
         state.health.clone(),
         settings.migrate_on_start,
         Duration::from_millis(settings.pool.connect_timeout_ms),
         stop.clone(),
     );
-    let monitor = db::spawn_health_monitor(state.db.pool().clone(), state.health.clone(), stop);
+    let monitor = db::spawn_health_monitor(state.db.clone(), state.health.clone(), stop);
     let tasks = state.lifecycle.clone();
-    let pool = state.db.pool().clone();
+    let pool = state.db.clone();
     let replica = state.config.container_id().to_owned();
     tasks.spawn(async move {
         let (bootstrap, _) = tokio::join!(
@@ -192,7 +193,7 @@ fn start_background(state: &AppState) {
     let replica = state.config.container_id().to_owned();
     crate::jobs::spawn(
         &state.lifecycle,
-        state.db.pool().clone(),
+        state.db.clone(),
         replica,
         crate::auth::purge::job(),
     );
@@ -205,9 +206,18 @@ fn start_background(state: &AppState) {
     let orphans = &settings.orphans;
     crate::jobs::spawn(
         &state.lifecycle,
-        state.db.pool().clone(),
+        state.db.clone(),
         state.config.container_id().to_owned(),
         crate::runs::orphans::job(orphans.timeout(), orphans.cleanup_interval()),
+    );
+    crate::jobs::spawn(
+        &state.lifecycle,
+        state.db.clone(),
+        state.config.container_id().to_owned(),
+        crate::sessions::retention::job(
+            settings.scale.trash_retention_days,
+            crate::sessions::retention::INTERVAL,
+        ),
     );
 }
 

@@ -32,10 +32,32 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// Through PgBouncer when the suite runs through one (`scripts/test-pooler`) and `db` is on the
+/// shared test server behind it: DATABASE_URL to the pooler, LISTEN and migrations direct.
+fn database_env(db: &str) -> Vec<(&'static str, String)> {
+    let server = |u: &str| {
+        u.rsplit_once('/')
+            .map_or(u.to_string(), |(b, _)| b.to_string())
+    };
+    let pooler = std::env::var("WEBEDT_TEST_POOLER_URL").ok();
+    let shared = std::env::var("DATABASE_URL").ok();
+    match (pooler, shared) {
+        (Some(pooler), Some(shared)) if server(db) == server(&shared) => vec![
+            (
+                "DATABASE_URL",
+                format!("{}/{}", server(&pooler), db.rsplit_once('/').unwrap().1),
+            ),
+            ("DATABASE_DIRECT_URL", db.to_string()),
+            ("DB_POOLER_MODE", "transaction".to_string()),
+        ],
+        _ => vec![("DATABASE_URL", db.to_string())],
+    }
+}
+
 async fn spawn_replica(db: &str, id: &str, env: &[(&str, &str)]) -> Replica {
     let port = free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_webedt-api"))
-        .env("DATABASE_URL", db)
+        .envs(database_env(db))
         .env("SESSION_SECRET", SECRET)
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
@@ -97,6 +119,32 @@ async fn start_cluster() -> (Arc<Cluster>, String) {
         .await
         .unwrap();
     (Arc::new(cluster), cluster_url(&url))
+}
+
+/// A database for a test that does not stop PostgreSQL: on the shared test server when the suite
+/// runs through PgBouncer (which fronts that server), else on a private cluster.
+async fn start_database() -> (Option<Arc<Cluster>>, String) {
+    match (
+        std::env::var("WEBEDT_TEST_POOLER_URL"),
+        std::env::var("DATABASE_URL"),
+    ) {
+        (Ok(_), Ok(shared)) => {
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&shared)
+                .await
+                .unwrap();
+            let name = format!("chaos_{}", uuid::Uuid::new_v4().simple());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+            let base = shared.rsplit_once('/').unwrap().0;
+            (None, format!("{base}/{name}"))
+        }
+        _ => {
+            let (cluster, url) = start_cluster().await;
+            (Some(cluster), url)
+        }
+    }
 }
 
 fn cluster_url(admin: &str) -> String {
@@ -236,7 +284,7 @@ fn streams() -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_a_replica_loses_no_event_and_its_runs_are_ended_once() {
     let _serial = SERIAL.lock().await;
-    let (_cluster, db) = start_cluster().await;
+    let (_cluster, db) = start_database().await;
     let env = [
         ("DEMO_EVENT_COUNT", "60"),
         ("DEMO_EVENT_DELAY_MS", "50"),

@@ -12,6 +12,7 @@ mod error;
 mod limits;
 mod lookup;
 pub mod names;
+mod scale;
 mod settings;
 mod vars;
 pub mod worker;
@@ -19,6 +20,7 @@ pub mod worker;
 pub use error::ConfigError;
 pub use limits::LimitSettings;
 pub use lookup::Lookup;
+pub use scale::{PoolerMode, ScaleSettings};
 pub use settings::{
     AnthropicSettings, AuthSettings, DemoSettings, HttpSettings, LogFormat,
     MIN_SESSION_SECRET_BYTES, OpenAiSettings, OrphanSettings, PROVIDER_IDS, PoolSettings,

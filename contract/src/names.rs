@@ -2,6 +2,14 @@
 
 pub const DATABASE_URL: &str = "DATABASE_URL";
 pub const SESSION_SECRET: &str = "SESSION_SECRET";
+/// A URL straight to PostgreSQL (LISTEN, migrations) when `DATABASE_URL` goes through a pooler.
+pub const DATABASE_DIRECT_URL: &str = "DATABASE_DIRECT_URL";
+/// `none` or `transaction` (PgBouncer in transaction mode in front of PostgreSQL).
+pub const DB_POOLER_MODE: &str = "DB_POOLER_MODE";
+/// Window in which a run's consecutive text deltas are stored as one event.
+pub const EVENT_TEXT_COALESCE_MS: &str = "EVENT_TEXT_COALESCE_MS";
+/// Days a session stays in the trash before it is purged with its events.
+pub const TRASH_RETENTION_DAYS: &str = "TRASH_RETENTION_DAYS";
 
 pub const HOST: &str = "HOST";
 pub const PORT: &str = "PORT";

@@ -543,6 +543,7 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Connection timeouts and caps, per-user and per-IP limits.
     pub limits: crate::limits::LimitSettings,
+    pub scale: crate::ScaleSettings,
 }
 
 impl Settings {
@@ -643,25 +644,28 @@ impl Settings {
             demo,
             providers: ProviderSettings::from_env(env)?,
             limits: crate::limits::LimitSettings::from_env(env)?,
+            scale: crate::ScaleSettings::from_env(env)?,
         })
     }
 }
 
 /// A cheap structural check; the API parses the URL fully and reports failures under the same name.
 fn validate_database_url(url: &str) -> Result<(), ConfigError> {
+    validate_url_named(DATABASE_URL, url)
+}
+
+pub(crate) fn validate_url_named(name: &'static str, url: &str) -> Result<(), ConfigError> {
     let rest = url
         .strip_prefix("postgres://")
         .or_else(|| url.strip_prefix("postgresql://"))
-        .ok_or_else(|| {
-            ConfigError::new(DATABASE_URL, "must be a postgres:// or postgresql:// URL")
-        })?;
+        .ok_or_else(|| ConfigError::new(name, "must be a postgres:// or postgresql:// URL"))?;
     if rest.is_empty() || rest.starts_with('/') && !rest.contains("host=") {
-        return Err(ConfigError::new(DATABASE_URL, "must name a host"));
+        return Err(ConfigError::new(name, "must name a host"));
     }
     Ok(())
 }
 
-fn non_empty(env: &impl Lookup, name: &str) -> Option<String> {
+pub(crate) fn non_empty(env: &impl Lookup, name: &str) -> Option<String> {
     env.get(name)
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
@@ -746,6 +750,7 @@ mod tests {
                 s.orphans.to_env(),
                 s.shutdown.to_env(),
                 s.providers.limits.to_env(),
+                s.scale.to_env(),
             ]
             .concat();
             if let Some((_, v)) = rendered.iter().find(|(k, _)| *k == doc.name) {

@@ -33,6 +33,16 @@ pub const VARS: &[VarDoc] = &[
         None,
         "At least 32 bytes, shared by all replicas; keys the hashes of auth tokens. Generated and kept under `.webedt/` in local development.",
     ),
+    var(
+        DATABASE_DIRECT_URL,
+        None,
+        "PostgreSQL URL that bypasses the pooler, for LISTEN and migrations (they need a session of their own). Unset: `DATABASE_URL`.",
+    ),
+    var(
+        DB_POOLER_MODE,
+        Some("none"),
+        "`none`, or `transaction` when `DATABASE_URL` goes through a transaction-mode pooler (PgBouncer): every statement then runs unprepared in an explicit transaction with `SET LOCAL` timeouts.",
+    ),
     var(HOST, Some("0.0.0.0"), "Address to listen on."),
     var(PORT, Some("3001"), "Port to listen on."),
     var(
@@ -125,6 +135,16 @@ pub const VARS: &[VarDoc] = &[
         DEMO_EVENT_DELAY_MS,
         Some("50"),
         "Pause between demo provider events.",
+    ),
+    var(
+        EVENT_TEXT_COALESCE_MS,
+        Some("40"),
+        "A run's consecutive text deltas within this window are stored as one event (0 stores each delta). Other events flush pending text first.",
+    ),
+    var(
+        TRASH_RETENTION_DAYS,
+        Some("30"),
+        "Sessions in the trash longer than this are purged with their events, by one replica, in batches.",
     ),
     var(
         DEFAULT_PROVIDER,

@@ -147,7 +147,7 @@ async fn disable(
         });
     }
     let mut conn = state.db.acquire().await?;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = conn.begin().await?;
     let found: Option<Uuid> = sqlx::query_scalar(
         "UPDATE users SET disabled_at = coalesce(disabled_at, now()) WHERE id = $1 RETURNING id",
     )

@@ -7,7 +7,7 @@
 //! pairs or IPs are refused. Failures of one account from everywhere only slow every attempt on
 //! it down (1 s); the right password still logs in, from a fresh client at once.
 
-use sqlx::PgConnection;
+use crate::db::ConnHandle;
 use std::time::Duration;
 
 use crate::error::AppError;
@@ -29,7 +29,7 @@ pub enum Verdict {
 /// (account, IP) pair or this IP has used up its failures; says whether to slow down.
 pub async fn check(
     state: &AppState,
-    conn: &mut PgConnection,
+    conn: &mut ConnHandle,
     email: &str,
     ip: &str,
 ) -> Result<Verdict, AppError> {
@@ -73,7 +73,7 @@ pub async fn check(
     })
 }
 
-pub async fn record_failure(conn: &mut PgConnection, email: &str, ip: &str) -> sqlx::Result<()> {
+pub async fn record_failure(conn: &mut ConnHandle, email: &str, ip: &str) -> sqlx::Result<()> {
     sqlx::query("INSERT INTO login_failures (email, ip) VALUES ($1, $2)")
         .bind(email)
         .bind(ip)
@@ -84,7 +84,7 @@ pub async fn record_failure(conn: &mut PgConnection, email: &str, ip: &str) -> s
 
 /// A successful login clears this (account, IP) pair's failures only: neither the account's
 /// failures from other IPs (an attacker's) nor the IP's with other accounts.
-pub async fn clear(conn: &mut PgConnection, email: &str, ip: &str) -> sqlx::Result<()> {
+pub async fn clear(conn: &mut ConnHandle, email: &str, ip: &str) -> sqlx::Result<()> {
     sqlx::query("DELETE FROM login_failures WHERE email = $1 AND ip = $2")
         .bind(email)
         .bind(ip)
@@ -98,11 +98,11 @@ pub async fn clear(conn: &mut PgConnection, email: &str, ip: &str) -> sqlx::Resu
 /// advisory lock per IP makes replicas count one after the other.
 pub async fn register_attempt(
     state: &AppState,
-    conn: &mut PgConnection,
+    conn: &mut ConnHandle,
     ip: &str,
 ) -> Result<(), AppError> {
     let limit = state.config.settings.limits.registrations_per_ip_hour;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = conn.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('webedt-register:' || $1))")
         .bind(ip)
         .execute(&mut *tx)

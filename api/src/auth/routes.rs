@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::PgConnection;
+use crate::db::ConnHandle;
 use uuid::Uuid;
 
 use super::cookie::{self, SESSION_DAYS};
@@ -109,7 +109,7 @@ fn audit(action: &'static str, user: Uuid, ip: &str) -> crate::audit::Entry {
 /// Opens a session for `user_id` and returns the response carrying its cookie.
 async fn start_session(
     state: &AppState,
-    conn: &mut PgConnection,
+    conn: &mut ConnHandle,
     user: User,
     headers: &HeaderMap,
     ip: &str,
@@ -312,7 +312,7 @@ pub(super) async fn change_password(
     }
     let hash = state.passwords.hash(body.new_password).await?;
     let mut conn = state.db.acquire().await?;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = conn.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1")
         .bind(auth.user.id)
         .bind(&hash)

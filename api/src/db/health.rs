@@ -4,8 +4,9 @@
 //! This is the only per-process state about the database: it describes this replica's link to
 //! PostgreSQL, which is exactly what `/ready` must report.
 
+use super::Db;
+use crate::config::Config;
 use rand::Rng;
-use sqlx::PgPool;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -70,7 +71,7 @@ impl DbHealth {
     }
 }
 
-async fn ping(pool: &PgPool, timeout: Duration) -> Result<Duration, String> {
+async fn ping(pool: &Db, timeout: Duration) -> Result<Duration, String> {
     let started = Instant::now();
     match tokio::time::timeout(timeout, sqlx::query("SELECT 1").execute(pool)).await {
         Ok(Ok(_)) => Ok(started.elapsed()),
@@ -81,11 +82,7 @@ async fn ping(pool: &PgPool, timeout: Duration) -> Result<Duration, String> {
 
 /// Checks the database every second (2 s timeout) until `stop`, so readiness follows
 /// PostgreSQL within a few seconds in both directions.
-pub fn spawn_health_monitor(
-    pool: PgPool,
-    health: DbHealth,
-    stop: CancellationToken,
-) -> JoinHandle<()> {
+pub fn spawn_health_monitor(pool: Db, health: DbHealth, stop: CancellationToken) -> JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(CHECK_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -102,7 +99,8 @@ pub fn spawn_health_monitor(
 /// Waits for PostgreSQL with exponential backoff and jitter (logging every attempt), then applies
 /// migrations when `migrate` is set, then marks the schema ready.
 pub fn spawn_bootstrap(
-    pool: PgPool,
+    pool: Db,
+    config: Arc<Config>,
     health: DbHealth,
     migrate: bool,
     connect_timeout: Duration,
@@ -117,7 +115,7 @@ pub fn spawn_bootstrap(
                 Ok(latency) => {
                     health.record(Ok(latency));
                     if migrate {
-                        super::migrate(&pool)
+                        super::migrate(&config)
                             .await
                             .map_err(|e| format!("migrate: {e}"))
                     } else {

@@ -7,7 +7,7 @@ mod stream;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 pub use routes::router;
@@ -71,7 +71,11 @@ pub async fn append<'e>(
     .await
 }
 
-pub async fn get(pool: &PgPool, session: Uuid, seq: i64) -> sqlx::Result<Option<StoredEvent>> {
+pub async fn get(
+    pool: &crate::db::Db,
+    session: Uuid,
+    seq: i64,
+) -> sqlx::Result<Option<StoredEvent>> {
     sqlx::query_as(
         "SELECT seq, type, data, created_at FROM events WHERE chat_session_id = $1 AND seq = $2",
     )

@@ -70,7 +70,7 @@ async fn ready(State(state): State<AppState>) -> Response {
 /// Detailed status: database, pool, background jobs, process. 503 only when unhealthy.
 async fn status(State(state): State<AppState>) -> Response {
     let db = state.health.snapshot();
-    let pool = &state.db;
+    let pool = state.db.raw();
     let max = pool.options().get_max_connections();
     let total = pool.size();
     let idle = pool.num_idle() as u32;
@@ -85,7 +85,7 @@ async fn status(State(state): State<AppState>) -> Response {
         "healthy"
     };
     let jobs = if db.healthy {
-        crate::jobs::status(pool.pool()).await.ok()
+        crate::jobs::status(state.db.pool()).await.ok()
     } else {
         None
     };
@@ -135,7 +135,7 @@ fn rss_bytes() -> Option<u64> {
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = state
         .metrics
-        .render(state.db.pool(), state.health.snapshot().healthy);
+        .render(state.db.raw(), state.health.snapshot().healthy);
     (
         [(
             header::CONTENT_TYPE,

@@ -6,15 +6,15 @@
 //! through the pool stays on a pooled connection, and a transaction lock only stops overlap, so
 //! replicas on staggered timers would each run the job in turn.
 
+use crate::db::Db;
 use futures::future::BoxFuture;
 use serde_json::{Map, Value, json};
-use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::lifecycle::Lifecycle;
 
-pub type JobFn = Arc<dyn Fn(PgPool) -> BoxFuture<'static, anyhow::Result<Value>> + Send + Sync>;
+pub type JobFn = Arc<dyn Fn(Db) -> BoxFuture<'static, anyhow::Result<Value>> + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Job {
@@ -24,12 +24,7 @@ pub struct Job {
 }
 
 /// Claims this interval's run of `name` for `replica`. True for exactly one caller per interval.
-pub async fn claim(
-    pool: &PgPool,
-    name: &str,
-    interval: Duration,
-    replica: &str,
-) -> sqlx::Result<bool> {
+pub async fn claim(pool: &Db, name: &str, interval: Duration, replica: &str) -> sqlx::Result<bool> {
     let claimed = sqlx::query(
         "INSERT INTO job_runs (name, last_run_at, last_run_by) VALUES ($1, now(), $2)
          ON CONFLICT (name) DO UPDATE SET last_run_at = now(), last_run_by = $2,
@@ -45,7 +40,7 @@ pub async fn claim(
     Ok(claimed.is_some())
 }
 
-async fn record(pool: &PgPool, name: &str, result: &Value) -> sqlx::Result<()> {
+async fn record(pool: &Db, name: &str, result: &Value) -> sqlx::Result<()> {
     sqlx::query("UPDATE job_runs SET last_finished_at = now(), last_result = $2 WHERE name = $1")
         .bind(name)
         .bind(result)
@@ -64,7 +59,7 @@ struct JobRow {
 }
 
 /// `{name: {lastRunAt, lastRunBy, lastFinishedAt, lastResult}}` for `/health/status`.
-pub async fn status(pool: &PgPool) -> sqlx::Result<Value> {
+pub async fn status(pool: &Db) -> sqlx::Result<Value> {
     let rows: Vec<JobRow> = sqlx::query_as(
         "SELECT name, last_run_at, last_run_by, last_finished_at, last_result
          FROM job_runs ORDER BY name",
@@ -93,7 +88,7 @@ fn poll_period(interval: Duration) -> Duration {
 }
 
 /// Runs `job` from this replica whenever this replica wins the claim, until shutdown.
-pub fn spawn(lifecycle: &Lifecycle, pool: PgPool, replica: String, job: Job) {
+pub fn spawn(lifecycle: &Lifecycle, pool: Db, replica: String, job: Job) {
     let stop = lifecycle.background().clone();
     lifecycle.spawn(async move {
         let period = poll_period(job.interval);

@@ -59,8 +59,10 @@ pub fn spawn_listener(state: AppState) {
 
 /// The listener gets a connection of its own, outside the request pool, so `DB_POOL_MAX` stays
 /// what requests can use (each replica therefore opens at most `DB_POOL_MAX + 1` connections).
+/// It goes straight to PostgreSQL (`DATABASE_DIRECT_URL`): LISTEN is session state, which a
+/// transaction-mode pooler would drop at the end of each transaction.
 async fn listen(state: &AppState) -> sqlx::Result<PgListener> {
-    let options = state.db.pool().connect_options().as_ref().clone();
+    let options = crate::db::direct_connect_options(&state.config);
     let dedicated = sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
         .acquire_timeout(Duration::from_millis(

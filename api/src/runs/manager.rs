@@ -124,7 +124,7 @@ pub async fn start(
         .to_string();
 
     let mut conn = state.db.acquire().await?;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = conn.begin().await?;
     check_user_limits(state, &mut tx, session.user_id).await?;
     let claimed: Option<Uuid> = sqlx::query_scalar(
         "INSERT INTO active_runs (chat_session_id, run_id, owner) VALUES ($1, $2, $3)
@@ -219,7 +219,7 @@ pub fn session_deleted() -> AppError {
 /// one user at once count one after the other and the limits hold exactly.
 pub async fn check_user_limits(
     state: &AppState,
-    tx: &mut sqlx::PgConnection,
+    tx: &mut crate::db::TxHandle<'_>,
     user: Uuid,
 ) -> AppResult<()> {
     sqlx::query("SELECT 1 FROM users WHERE id = $1 FOR UPDATE")
@@ -236,9 +236,9 @@ pub async fn check_user_limits(
 
 /// 429 when `user` is at a run limit. On its own (no lock) it is the early check of a route
 /// that would otherwise write something (execute-remote's new session) before starting.
-pub async fn within_user_limits(
+pub async fn within_user_limits<'e>(
     state: &AppState,
-    conn: &mut sqlx::PgConnection,
+    conn: impl sqlx::PgExecutor<'e>,
     user: Uuid,
 ) -> AppResult<()> {
     let limits = &state.config.settings.limits;
@@ -249,7 +249,7 @@ pub async fn within_user_limits(
                  WHERE user_id = $1 AND started_at > now() - interval '1 minute')",
     )
     .bind(user)
-    .fetch_one(&mut *conn)
+    .fetch_one(conn)
     .await?;
     if running >= i64::from(limits.runs_per_user) {
         crate::audit::limit_hit(state, Some(user), None, "runs_per_user");
@@ -312,7 +312,20 @@ async fn execute(
     let mut usage = (0u64, 0u64);
     let mut cost: Option<f64> = None;
     let abort = state.runs.abort.clone();
+    // Text deltas wait up to `window` and are stored as one event: a model streams tens of deltas
+    // a second, and one transaction (commit, WAL flush, NOTIFY) per delta is what limits how many
+    // runs one PostgreSQL can carry. Any other event, and the end of the run, stores the pending
+    // text first, so order is kept and nothing is held back.
+    let window = Duration::from_millis(state.config.settings.scale.text_coalesce_ms);
+    let mut pending = String::new();
+    let mut flush_at: Option<tokio::time::Instant> = None;
     let outcome = loop {
+        let flush_due = async {
+            match flush_at {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = cancel.cancelled() => break Outcome::Interrupted,
             _ = abort.cancelled() => break Outcome::Error(format!(
@@ -324,6 +337,13 @@ async fn execute(
                 Ok(Beat::Gone) => break Outcome::Lost,
                 Err(e) => tracing::warn!(%session, error = %e, "heartbeat failed"),
             },
+            _ = flush_due => {
+                flush_at = None;
+                if let Err(e) = store(state, session, std::mem::take(&mut pending), None).await {
+                    tracing::error!(%session, error = %e, "could not store a run event");
+                    break Outcome::Error("the run's output could not be stored (database unavailable)".into());
+                }
+            }
             item = stream.next() => match item {
                 None => break Outcome::Completed,
                 Some(Err(e)) => break Outcome::Error(e.0),
@@ -333,14 +353,17 @@ async fn execute(
                         cost = Some(cost.unwrap_or(0.0) + c);
                     }
                 }
+                Some(Ok(ProviderEvent::Text(text))) if !window.is_zero() => {
+                    pending.push_str(&text);
+                    flush_at.get_or_insert_with(|| tokio::time::Instant::now() + window);
+                }
                 Some(Ok(event)) => {
-                    let (kind, data) = normalise(event);
-                    let t = Instant::now();
-                    if let Err(e) = events::append(state.db.pool(), session, kind, &data).await {
+                    flush_at = None;
+                    let event = normalise(event);
+                    if let Err(e) = store(state, session, std::mem::take(&mut pending), Some(event)).await {
                         tracing::error!(%session, error = %e, "could not store a run event");
                         break Outcome::Error("the run's output could not be stored (database unavailable)".into());
                     }
-                    state.metrics.runs.observe_insert(t.elapsed());
                 }
             },
         }
@@ -382,6 +405,7 @@ async fn execute(
         session,
         user,
         run_id,
+        &pending,
         status,
         kind,
         &data,
@@ -398,6 +422,43 @@ async fn execute(
             state.metrics.runs.run_finished("unrecorded");
         }
     }
+}
+
+/// Stores pending text (if any) and then `event` (if any) in one transaction.
+async fn store(
+    state: &AppState,
+    session: Uuid,
+    text: String,
+    event: Option<(&'static str, Value)>,
+) -> sqlx::Result<()> {
+    let t = Instant::now();
+    match (text.is_empty(), event) {
+        (true, None) => return Ok(()),
+        (true, Some((kind, data))) => {
+            events::append(state.db.pool(), session, kind, &data).await?;
+        }
+        (false, None) => {
+            events::append(
+                state.db.pool(),
+                session,
+                "assistant_message",
+                &text_data(text),
+            )
+            .await?;
+        }
+        (false, Some((kind, data))) => {
+            let mut tx = state.db.begin().await?;
+            events::append(&mut *tx, session, "assistant_message", &text_data(text)).await?;
+            events::append(&mut *tx, session, kind, &data).await?;
+            tx.commit().await?;
+        }
+    }
+    state.metrics.runs.observe_insert(t.elapsed());
+    Ok(())
+}
+
+fn text_data(text: String) -> Value {
+    json!({ "text": text })
 }
 
 fn normalise(event: ProviderEvent) -> (&'static str, Value) {
@@ -441,21 +502,23 @@ async fn beat(state: &AppState, session: Uuid, run_id: Uuid) -> sqlx::Result<Bea
     })
 }
 
-/// Stores the terminal event and final status and releases the run, atomically. `false` when
-/// the run had already been declared lost (nothing is written then).
+/// Stores the text still pending, the terminal event and the final status and releases the run,
+/// atomically. `false` when the run had already been declared lost (nothing is written then:
+/// text not yet stored is lost with the run).
 #[allow(clippy::too_many_arguments)]
 async fn finish(
     state: &AppState,
     session: Uuid,
     user: Uuid,
     run_id: Uuid,
+    pending: &str,
     status: &str,
     kind: &str,
     data: &Value,
     error: Option<&str>,
     cost: Option<f64>,
 ) -> sqlx::Result<bool> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let released =
         sqlx::query("DELETE FROM active_runs WHERE chat_session_id = $1 AND run_id = $2")
             .bind(session)
@@ -465,6 +528,15 @@ async fn finish(
             .rows_affected();
     if released == 0 {
         return Ok(false);
+    }
+    if !pending.is_empty() {
+        events::append(
+            &mut *tx,
+            session,
+            "assistant_message",
+            &json!({ "text": pending }),
+        )
+        .await?;
     }
     events::append(&mut *tx, session, kind, data).await?;
     sqlx::query(
@@ -488,7 +560,7 @@ async fn finish(
 /// as a NOTIFY (the owner's listener cancels the run at once).
 pub async fn interrupt(state: &AppState, session: Uuid) -> AppResult<bool> {
     let mut conn = state.db.acquire().await?;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = conn.begin().await?;
     let owner: Option<String> = sqlx::query_scalar(
         "UPDATE active_runs SET cancel_requested_at = coalesce(cancel_requested_at, now())
          WHERE chat_session_id = $1 RETURNING owner",

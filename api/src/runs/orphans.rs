@@ -2,8 +2,8 @@
 //! `error` event, status `error`, and released — each exactly once, because the release is a
 //! `DELETE … RETURNING` that only one transaction can win.
 
+use crate::db::Db;
 use serde_json::{Value, json};
-use sqlx::PgPool;
 use std::sync::Arc;
 use std::time::Duration;
 use uuid::Uuid;
@@ -23,7 +23,7 @@ pub fn job(timeout: Duration, interval: Duration) -> Job {
 }
 
 /// Ends every run whose heartbeat is older than `timeout`.
-pub async fn cleanup_stale(pool: &PgPool, timeout: Duration) -> anyhow::Result<Value> {
+pub async fn cleanup_stale(pool: &Db, timeout: Duration) -> anyhow::Result<Value> {
     let stale: Vec<(Uuid, String)> = sqlx::query_as(
         "SELECT chat_session_id, owner FROM active_runs
          WHERE heartbeat_at < now() - make_interval(secs => $1)",
@@ -43,7 +43,7 @@ pub async fn cleanup_stale(pool: &PgPool, timeout: Duration) -> anyhow::Result<V
 
 /// At start, a replica ends the runs a previous process with its id left behind: they cannot be
 /// running any more, and waiting for the timeout would only keep users waiting.
-pub async fn cleanup_own(pool: &PgPool, replica: &str) -> anyhow::Result<usize> {
+pub async fn cleanup_own(pool: &Db, replica: &str) -> anyhow::Result<usize> {
     let mine: Vec<Uuid> =
         sqlx::query_scalar("SELECT chat_session_id FROM active_runs WHERE owner = $1")
             .bind(replica)
@@ -60,7 +60,7 @@ pub async fn cleanup_own(pool: &PgPool, replica: &str) -> anyhow::Result<usize> 
 }
 
 async fn end_run(
-    pool: &PgPool,
+    pool: &Db,
     session: Uuid,
     older_than: Option<Duration>,
     owner: Option<&str>,

@@ -1,12 +1,13 @@
 //! Chat sessions: CRUD with soft delete, owner-only (another user's session is a 404, never a
 //! 403, so ids reveal nothing), and the live session-list stream.
 
+pub mod retention;
 mod routes;
 mod updates;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{PgExecutor, PgPool};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 pub use routes::{insert_session, router};
@@ -62,7 +63,7 @@ pub async fn owned_session(state: &AppState, user: Uuid, id: Uuid) -> AppResult<
 }
 
 /// Any session by id, for fan-out of changes (the subscriber is keyed by the owner already).
-pub async fn fetch_any(pool: &PgPool, id: Uuid) -> sqlx::Result<Option<Session>> {
+pub async fn fetch_any(pool: &crate::db::Db, id: Uuid) -> sqlx::Result<Option<Session>> {
     sqlx::query_as(concat!(
         "SELECT ",
         session_columns!(),

@@ -64,7 +64,7 @@ pub async fn insert_session(
     crate::validate::provider_and_model(provider, model)?;
     let (provider, model) = state.providers.resolve(provider, model)?;
     let mut conn = state.db.acquire().await?;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = conn.begin().await?;
     let session: Session = sqlx::query_as(concat!(
         "INSERT INTO chat_sessions (id, user_id, title, provider, model) VALUES ($1, $2, $3, $4, $5) RETURNING ",
         session_columns!()
@@ -252,7 +252,7 @@ async fn update_owned(
     kind: &str,
 ) -> AppResult<Session> {
     let mut conn = state.db.acquire().await?;
-    let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+    let mut tx = conn.begin().await?;
     let mut query = sqlx::query_as(sql).bind(id).bind(user);
     if let Some(title) = title {
         query = query.bind(title);

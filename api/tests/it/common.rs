@@ -45,6 +45,35 @@ pub async fn fresh_database() -> String {
     fresh_database_on(&admin_url()).await
 }
 
+/// PgBouncer's address when the suite runs through it (`scripts/test-pooler` sets it).
+pub fn pooler_url() -> Option<String> {
+    std::env::var("WEBEDT_TEST_POOLER_URL")
+        .ok()
+        .filter(|v| !v.is_empty())
+}
+
+/// The URL part before the database name.
+fn server_of(url: &str) -> &str {
+    url.rsplit_once('/').map_or(url, |(base, _)| base)
+}
+
+/// What an app on `db_url` is configured with: through PgBouncer (in transaction mode, with
+/// LISTEN and migrations direct) when the suite runs through one and `db_url` is on the shared
+/// test server behind it; straight to `db_url` otherwise (tests with a private cluster).
+pub fn database_env(db_url: &str) -> Vec<(&'static str, String)> {
+    match pooler_url() {
+        Some(pooler) if server_of(db_url) == server_of(&admin_url()) => {
+            let db = db_url.rsplit_once('/').expect("URL has a path").1;
+            vec![
+                (names::DATABASE_URL, with_database(&pooler, db)),
+                (names::DATABASE_DIRECT_URL, db_url.to_string()),
+                (names::DB_POOLER_MODE, "transaction".to_string()),
+            ]
+        }
+        _ => vec![(names::DATABASE_URL, db_url.to_string())],
+    }
+}
+
 static NEXT_ID: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(1);
 
 /// Test settings for a replica on `db_url`; `overrides` win over the defaults here.
@@ -55,8 +84,8 @@ pub fn test_config(db_url: &str, overrides: &[(&'static str, &str)]) -> Config {
     );
     let mut env: Vec<(&'static str, String)> =
         overrides.iter().map(|(k, v)| (*k, v.to_string())).collect();
+    env.extend(database_env(db_url));
     env.extend([
-        (names::DATABASE_URL, db_url.to_string()),
         (names::SESSION_SECRET, SECRET.to_string()),
         (names::CONTAINER_ID, id),
         (names::LB_DRAIN_DELAY_MS, "0".to_string()),
@@ -64,6 +93,9 @@ pub fn test_config(db_url: &str, overrides: &[(&'static str, &str)]) -> Config {
         (names::DB_POOL_MIN, "0".to_string()),
         (names::DB_POOL_MAX, "10".to_string()),
         (names::COOKIE_SECURE, "false".to_string()),
+        // One stored event per text delta, which many tests count; the coalescing tests set
+        // their own window.
+        (names::EVENT_TEXT_COALESCE_MS, "0".to_string()),
     ]);
     let settings = Settings::from_env(&env).expect("valid test settings");
     Config::new(settings).expect("valid test config")

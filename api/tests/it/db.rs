@@ -47,7 +47,7 @@ async fn pool_follows_its_settings_and_bounds_waiting_by_the_connect_timeout() {
         .env(DB_CONNECT_TIMEOUT_MS, 400)
         .spawn()
         .await;
-    let pool = app.state.db.pool();
+    let pool = app.state.db.raw();
     let options = pool.options();
     assert_eq!(options.get_min_connections(), 3);
     assert_eq!(options.get_max_connections(), 4);

@@ -1,13 +1,12 @@
-use crate::common::fresh_database;
+use crate::common::{fresh_database, test_config};
 use std::time::Duration;
 use webedt_api::jobs::claim;
 
-async fn migrated_pool() -> sqlx::PgPool {
-    let pool = sqlx::PgPool::connect(&fresh_database().await)
-        .await
-        .unwrap();
-    webedt_api::db::migrate(&pool).await.unwrap();
-    pool
+/// Opened as an app opens it (through PgBouncer when the suite runs through one).
+async fn migrated_pool() -> webedt_api::db::Db {
+    let config = test_config(&fresh_database().await, &[]);
+    webedt_api::db::migrate(&config).await.unwrap();
+    webedt_api::db::new_pool(&config)
 }
 
 #[tokio::test]

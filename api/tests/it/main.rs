@@ -6,6 +6,7 @@ mod common;
 mod support;
 
 mod auth;
+mod coalesce;
 mod config_errors;
 mod db;
 mod hardening;
@@ -14,5 +15,6 @@ mod jobs;
 mod metrics;
 mod migrations;
 mod providers;
+mod retention;
 mod runs;
 mod shutdown;
