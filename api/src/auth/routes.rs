@@ -1,13 +1,13 @@
 //! Auth's handlers: register, login, logout, the current session, password change and the
 //! session list with revocation.
 
+use crate::db::ConnHandle;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use crate::db::ConnHandle;
 use uuid::Uuid;
 
 use super::cookie::{self, SESSION_DAYS};
