@@ -65,7 +65,7 @@ async fn execute_remote(
         None => {
             // A refused run must not leave an empty session behind.
             let mut conn = state.db.acquire().await?;
-            super::manager::within_user_limits(&state, &mut conn, auth.user.id).await?;
+            super::manager::within_user_limits(&state, &mut *conn, auth.user.id).await?;
             drop(conn);
             let (provider, model) = state
                 .providers
