@@ -5,15 +5,15 @@
 
 mod routes;
 
-use sqlx::PgPool;
+use crate::db::Db;
 
 pub use routes::router;
 
 /// Grants (`admin = true`) or revokes admin rights of the account with `email`. `false` when no
 /// such account exists.
-pub async fn set_admin(pool: &PgPool, email: &str, admin: bool) -> sqlx::Result<bool> {
+pub async fn set_admin(db: &Db, email: &str, admin: bool) -> sqlx::Result<bool> {
     let email = email.trim().to_lowercase();
-    let mut tx = pool.begin().await?;
+    let mut tx = db.begin().await?;
     let id: Option<uuid::Uuid> =
         sqlx::query_scalar("UPDATE users SET is_admin = $2 WHERE email = $1 RETURNING id")
             .bind(&email)

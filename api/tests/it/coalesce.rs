@@ -3,8 +3,7 @@
 //! stores the pending text first.
 
 use crate::common::{TestApp, app, fresh_database};
-use crate::runs::{call, create_session, send, user};
-use crate::sse::{Frame, SseReader};
+use crate::support::sse::{Frame, SseReader};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use webedt_contract::names::*;
@@ -12,14 +11,14 @@ use webedt_contract::names::*;
 const WAIT: Duration = Duration::from_secs(60);
 
 async fn stored(app: &TestApp, token: &str, session: &str) -> Vec<Value> {
-    let res = call(
-        app,
-        token,
-        reqwest::Method::GET,
-        &format!("/api/sessions/{session}/events?limit=1000"),
-        None,
-    )
-    .await;
+    let res = app
+        .call(
+            token,
+            reqwest::Method::GET,
+            &format!("/api/sessions/{session}/events?limit=1000"),
+            None,
+        )
+        .await;
     assert_eq!(res.status(), 200);
     res.json::<Value>().await.unwrap()["events"]
         .as_array()
@@ -98,9 +97,9 @@ async fn a_thousand_deltas_arrive_complete_are_stored_as_few_events_and_replay_i
         b = b.env(k, v);
     }
     let (a, b) = (a.spawn().await, b.spawn().await);
-    let token = user(&a, "coalesce@example.com").await;
-    let id = create_session(&a, &token).await;
-    assert_eq!(send(&a, &token, &id, "a long answer").await.status(), 202);
+    let token = a.register("coalesce@example.com").await;
+    let id = a.create_session(&token).await;
+    assert_eq!(a.send(&token, &id, "a long answer").await.status(), 202);
     // Follow live on the replica that does not run it (a stream closes when no run is active, so
     // it starts right after the send; it replays what was stored meanwhile, then follows).
     let live = stream_from(&b, &token, &id, 0).await;
@@ -181,18 +180,18 @@ async fn an_interrupt_stores_the_pending_text_before_the_interrupted_event() {
         .env(EVENT_TEXT_COALESCE_MS, "1000")
         .spawn()
         .await;
-    let token = user(&a, "flush@example.com").await;
-    let id = create_session(&a, &token).await;
-    assert_eq!(send(&a, &token, &id, "stop me").await.status(), 202);
+    let token = a.register("flush@example.com").await;
+    let id = a.create_session(&token).await;
+    assert_eq!(a.send(&token, &id, "stop me").await.status(), 202);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let res = call(
-        &a,
-        &token,
-        reqwest::Method::POST,
-        &format!("/api/sessions/{id}/interrupt"),
-        Some(json!({})),
-    )
-    .await;
+    let res = a
+        .call(
+            &token,
+            reqwest::Method::POST,
+            &format!("/api/sessions/{id}/interrupt"),
+            Some(json!({})),
+        )
+        .await;
     assert_eq!(res.status(), 202);
     let deadline = Instant::now() + WAIT;
     let events = loop {

@@ -2,7 +2,6 @@
 //! events, by one replica, and nothing else is touched.
 
 use crate::common::{app, fresh_database};
-use crate::runs::{call, create_session, send, user};
 use serde_json::Value;
 use std::time::{Duration, Instant};
 use webedt_contract::names::*;
@@ -36,14 +35,14 @@ async fn wait_job_after(
 }
 
 async fn trash(app: &crate::common::TestApp, token: &str, id: &str) {
-    let res = call(
-        app,
-        token,
-        reqwest::Method::DELETE,
-        &format!("/api/sessions/{id}"),
-        None,
-    )
-    .await;
+    let res = app
+        .call(
+            token,
+            reqwest::Method::DELETE,
+            &format!("/api/sessions/{id}"),
+            None,
+        )
+        .await;
     assert!(res.status().is_success(), "{}", res.status());
 }
 
@@ -67,12 +66,12 @@ async fn only_sessions_past_the_retention_are_purged_with_their_events_by_one_re
     // the only one that sees the data.
     let (first, _, _) = wait_job_after(&db, chrono::DateTime::UNIX_EPOCH).await;
 
-    let alice = user(&a, "alice@example.com").await;
-    let bob = user(&a, "bob@example.com").await;
+    let alice = a.register("alice@example.com").await;
+    let bob = a.register("bob@example.com").await;
     let mut ids = Vec::new();
     for token in [&alice, &alice, &alice, &alice, &bob] {
-        let id = create_session(&a, token).await;
-        assert_eq!(send(&a, token, &id, "hello").await.status(), 202);
+        let id = a.create_session(token).await;
+        assert_eq!(a.send(token, &id, "hello").await.status(), 202);
         ids.push(id);
     }
     // Let the runs finish so every session has its events.
@@ -161,14 +160,14 @@ async fn only_sessions_past_the_retention_are_purged_with_their_events_by_one_re
         "events of purged sessions went with them, others untouched"
     );
     // Still in the trash, still restorable; users untouched.
-    let res = call(
-        &a,
-        &alice,
-        reqwest::Method::POST,
-        &format!("/api/sessions/{recent}/restore"),
-        None,
-    )
-    .await;
+    let res = a
+        .call(
+            &alice,
+            reqwest::Method::POST,
+            &format!("/api/sessions/{recent}/restore"),
+            None,
+        )
+        .await;
     assert!(res.status().is_success());
     let users: i64 = sqlx::query_scalar("SELECT count(*) FROM users")
         .fetch_one(&db)
