@@ -261,7 +261,7 @@ def p4():
 
 def p6():
     out = subprocess.run(
-        ["cargo", "test", "--release", "-q", "-p", "webedt-operator", "--test", "process", "--", "--ignored", "--nocapture", "rss"],
+        ["cargo", "test", "--release", "-q", "-p", "webedt-operator", "--test", "it", "--", "--ignored", "--nocapture", "process::rss"],
         cwd=ROOT, capture_output=True, text=True,
         env=dict(os.environ, WEBEDT_BENCH_OBJECTS=os.environ.get("BENCH_OBJECTS", "1000"),
                  WEBEDT_OPERATOR_BIN=os.path.join(REL, "webedt-operator")))

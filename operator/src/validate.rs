@@ -7,16 +7,24 @@
 //! TLS) are [`Finding`]s: reported as Events and conditions, never blocking.
 
 use crate::crd::{
-    DatabaseSecretRef, MAX_NAME_LENGTH, MigrationMode, SESSION_SECRET_KEY, WebEDT, WebEDTSpec,
+    DatabaseSecretRef, MAX_NAME_LENGTH, MigrationMode, SESSION_SECRET_KEY, SecretKeyRef, WebEDT,
+    WebEDTSpec,
 };
 use crate::error::{Error, Result};
 use webedt_contract::{OrphanSettings, PoolSettings, ShutdownSettings, names};
 
-/// A Secret key the pods read.
+/// A key of a Secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SecretKey {
     pub name: String,
     pub key: String,
+}
+
+/// A Secret key the pods read, and the environment variable it becomes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PodSecret {
+    pub var: &'static str,
+    pub key: SecretKey,
 }
 
 /// Something worth telling the user that does not stop reconciliation.
@@ -100,30 +108,55 @@ impl ValidatedWebEDT {
         self.spec.migrations.mode == MigrationMode::Job
     }
 
-    /// Names of every Secret the pods read, sorted and deduplicated: the controller watches
-    /// these and hashes their versions into the pod template.
-    pub fn referenced_secrets(&self) -> Vec<String> {
+    /// Every Secret key the pods read, with the variable it becomes: the one list that
+    /// dereference checks, the Secret watch maps back to this `WebEDT` and the env builder
+    /// writes, so a key added here is checked, rolls the pods when rotated and reaches them.
+    pub fn secret_keys(&self) -> Vec<PodSecret> {
         let p = &self.spec.providers;
-        let mut names: Vec<String> = [
-            Some(&self.database.name),
-            Some(&self.session_secret.name),
-            p.anthropic
-                .as_ref()
-                .and_then(|a| a.api_key_secret_ref.as_ref())
-                .map(|r| &r.name),
-            p.openai
-                .as_ref()
-                .and_then(|a| a.api_key_secret_ref.as_ref())
-                .map(|r| &r.name),
-            p.worker
-                .as_ref()
-                .and_then(|w| w.secret_ref.as_ref())
-                .map(|r| &r.name),
+        let referenced = |var: &'static str, r: Option<&SecretKeyRef>| {
+            r.map(|r| PodSecret {
+                var,
+                key: SecretKey {
+                    name: r.name.clone(),
+                    key: r.key.clone(),
+                },
+            })
+        };
+        [
+            Some(PodSecret {
+                var: names::DATABASE_URL,
+                key: self.database.clone(),
+            }),
+            Some(PodSecret {
+                var: names::SESSION_SECRET,
+                key: self.session_secret.clone(),
+            }),
+            referenced(
+                names::ANTHROPIC_API_KEY,
+                p.anthropic
+                    .as_ref()
+                    .and_then(|a| a.api_key_secret_ref.as_ref()),
+            ),
+            referenced(
+                names::OPENAI_API_KEY,
+                p.openai
+                    .as_ref()
+                    .and_then(|o| o.api_key_secret_ref.as_ref()),
+            ),
+            referenced(
+                names::AI_WORKER_SECRET,
+                p.worker.as_ref().and_then(|w| w.secret_ref.as_ref()),
+            ),
         ]
         .into_iter()
         .flatten()
-        .cloned()
-        .collect();
+        .collect()
+    }
+
+    /// Names of every Secret the pods read ([`Self::secret_keys`]), sorted and deduplicated:
+    /// the controller watches these and hashes their versions into the pod template.
+    pub fn referenced_secrets(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.secret_keys().into_iter().map(|s| s.key.name).collect();
         names.sort();
         names.dedup();
         names

@@ -2,7 +2,9 @@
 
 use super::labels::{self, Component};
 use super::pod::{self, non_empty, non_empty_vec};
-use super::{HTTP_PORT, HTTP_PORT_NAME, Inputs, SECRET_HASH_ANNOTATION, api_env, object_meta};
+use super::{
+    HTTP_PORT, HTTP_PORT_NAME, Inputs, Role, SECRET_HASH_ANNOTATION, api_env, object_meta,
+};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
@@ -67,7 +69,7 @@ pub fn build(v: &ValidatedWebEDT, inputs: &Inputs) -> Deployment {
     };
 
     Deployment {
-        metadata: object_meta(v, v.name.clone(), Component::Api),
+        metadata: object_meta(v, Role::ApiDeployment),
         spec: DeploymentSpec {
             // The HorizontalPodAutoscaler owns the count when enabled; setting it here would
             // fight it on every reconcile.

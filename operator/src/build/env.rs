@@ -36,21 +36,25 @@ fn secret(name: &str, key: &SecretKey) -> EnvVar {
     }
 }
 
-fn secret_ref(name: &str, r: &crate::crd::SecretKeyRef) -> EnvVar {
-    secret(
-        name,
-        &SecretKey {
-            name: r.name.clone(),
-            key: r.key.clone(),
-        },
-    )
-}
-
 /// Environment of every container running `webedt-api` (API pods and the migration Job).
 pub fn api_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
-    let mut env = vec![
-        secret(names::DATABASE_URL, &v.database),
-        secret(names::SESSION_SECRET, &v.session_secret),
+    let secrets = v.secret_keys();
+    // Each Secret key in its place among the other variables; which keys exist and where they
+    // come from is [`ValidatedWebEDT::secret_keys`]' business.
+    let from_secret = |var: &str| {
+        secrets
+            .iter()
+            .find(|s| s.var == var)
+            .map(|s| secret(s.var, &s.key))
+    };
+    let mut env: Vec<EnvVar> = [
+        from_secret(names::DATABASE_URL),
+        from_secret(names::SESSION_SECRET),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    env.extend([
         value(names::PORT, HTTP_PORT.to_string()),
         EnvVar {
             name: names::CONTAINER_ID.into(),
@@ -69,22 +73,20 @@ pub fn api_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
             names::MIGRATE_ON_START,
             (!v.migrations_as_job()).to_string(),
         ),
-    ];
+    ]);
     let settings = [v.pool.to_env(), v.orphans.to_env(), v.shutdown.to_env()].concat();
     env.extend(settings.into_iter().map(|(k, val)| value(k, val)));
-    env.extend(provider_env(v));
+    env.extend(provider_env(v, &from_secret));
     env.extend(v.spec.env.iter().cloned());
     env
 }
 
-fn provider_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
+fn provider_env(v: &ValidatedWebEDT, from_secret: &dyn Fn(&str) -> Option<EnvVar>) -> Vec<EnvVar> {
     let p = &v.spec.providers;
     let mut env = Vec::new();
     let mut hosted =
         |spec: &ProviderSpec, key: &str, url: &str, model: &str, default_url: Option<&str>| {
-            if let Some(r) = &spec.api_key_secret_ref {
-                env.push(secret_ref(key, r));
-            }
+            env.extend(from_secret(key));
             if let Some(u) = spec.base_url.as_deref().or(default_url) {
                 env.push(value(url, u));
             }
@@ -112,9 +114,7 @@ fn provider_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
     }
     if let Some(w) = &p.worker {
         env.push(value(names::AI_WORKER_URL, w.url.clone()));
-        if let Some(r) = &w.secret_ref {
-            env.push(secret_ref(names::AI_WORKER_SECRET, r));
-        }
+        env.extend(from_secret(names::AI_WORKER_SECRET));
     }
     if let Some(d) = p.default {
         env.push(value(names::DEFAULT_PROVIDER, d.as_str()));

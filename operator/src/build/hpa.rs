@@ -1,7 +1,6 @@
 //! The HorizontalPodAutoscaler (autoscaling/v2) on CPU utilization.
 
-use super::labels::Component;
-use super::object_meta;
+use super::{Role, object_meta};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::autoscaling::v2::{
     CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec,
@@ -14,12 +13,12 @@ pub fn build(v: &ValidatedWebEDT) -> Option<HorizontalPodAutoscaler> {
         return None;
     }
     Some(HorizontalPodAutoscaler {
-        metadata: object_meta(v, v.name.clone(), Component::Api),
+        metadata: object_meta(v, Role::HorizontalPodAutoscaler),
         spec: HorizontalPodAutoscalerSpec {
             scale_target_ref: CrossVersionObjectReference {
                 api_version: Some("apps/v1".into()),
-                kind: "Deployment".into(),
-                name: v.name.clone(),
+                kind: Role::ApiDeployment.kind().to_string(),
+                name: Role::ApiDeployment.name(v),
             },
             min_replicas: Some(a.min_replicas),
             max_replicas: a.max_replicas,

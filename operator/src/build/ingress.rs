@@ -1,8 +1,7 @@
 //! The Ingress, configured for server-sent events: run output streams for minutes, so the proxy
 //! must neither buffer responses nor cut idle-looking connections.
 
-use super::labels::Component;
-use super::{HTTP_PORT_NAME, object_meta};
+use super::{HTTP_PORT_NAME, Role, object_meta};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
@@ -28,7 +27,7 @@ pub fn build(v: &ValidatedWebEDT) -> Option<Ingress> {
         .collect();
     // The user's annotations override ours.
     annotations.extend(spec.annotations.clone());
-    let mut metadata = object_meta(v, v.name.clone(), Component::Api);
+    let mut metadata = object_meta(v, Role::Ingress);
     metadata.annotations = Some(annotations);
 
     Some(Ingress {
@@ -43,7 +42,7 @@ pub fn build(v: &ValidatedWebEDT) -> Option<Ingress> {
                         path_type: "Prefix".into(),
                         backend: IngressBackend {
                             service: Some(IngressServiceBackend {
-                                name: v.name.clone(),
+                                name: Role::ApiService.name(v),
                                 port: Some(ServiceBackendPort {
                                     name: Some(HTTP_PORT_NAME.into()),
                                     number: None,

@@ -2,9 +2,8 @@
 //! Its name carries a hash of the image, so a new image gets a new Job and the old one stays
 //! as a record; a Job's pod template is immutable, so it is created, never updated.
 
-use super::labels::Component;
 use super::pod::{self, non_empty, non_empty_vec};
-use super::{api_env, hex, object_meta};
+use super::{Role, api_env, hex, object_meta};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
@@ -23,7 +22,7 @@ pub fn job_name(name: &str, image: &str) -> String {
 
 pub fn build(v: &ValidatedWebEDT) -> Job {
     let spec = &v.spec;
-    let meta = object_meta(v, job_name(&v.name, &spec.image), Component::Migration);
+    let meta = object_meta(v, Role::MigrationJob);
     Job {
         spec: Some(JobSpec {
             backoff_limit: Some(4),

@@ -15,11 +15,13 @@ pub mod labels;
 pub mod migration_job;
 pub mod network_policy;
 pub mod pdb;
+pub mod role;
 pub mod service;
 pub mod service_monitor;
 pub mod session_secret;
 
 pub use env::api_env;
+pub use role::{ApplyPolicy, Kind, Role};
 
 use crate::crd::{GROUP, KIND, VERSION};
 use crate::error::{Error, Result};
@@ -32,7 +34,6 @@ use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::DynamicObject;
-use labels::Component;
 use sha2::{Digest, Sha256};
 
 /// Owner uid used when the `WebEDT` has none (an offline manifest in `render`). The apiserver
@@ -96,39 +97,14 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// How the controller writes an object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ApplyPolicy {
-    /// Server-side apply on every reconcile (drift is corrected).
-    Apply,
-    /// Create when absent, never update: the session Secret (re-applying would rotate it and log
-    /// everyone out) and the migration Job (its pod template is immutable; a new image gets a
-    /// new Job name).
-    CreateOnly,
-}
-
-/// Kinds of objects the operator manages.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ObjectKind {
-    SessionSecret,
-    MigrationJob,
-    Deployment,
-    Service,
-    PodDisruptionBudget,
-    HorizontalPodAutoscaler,
-    Ingress,
-    NetworkPolicy,
-    ServiceMonitor,
-}
-
-/// One object of the desired state.
+/// One object of the desired state, by [`Role`].
 #[derive(Clone, Debug, PartialEq)]
 pub enum Desired {
     SessionSecret(Secret),
     // Boxed: these two are several times larger than the rest.
     MigrationJob(Box<Job>),
-    Deployment(Box<Deployment>),
-    Service(Service),
+    ApiDeployment(Box<Deployment>),
+    ApiService(Service),
     PodDisruptionBudget(PodDisruptionBudget),
     HorizontalPodAutoscaler(HorizontalPodAutoscaler),
     Ingress(Ingress),
@@ -137,33 +113,30 @@ pub enum Desired {
 }
 
 impl Desired {
-    pub fn kind(&self) -> ObjectKind {
+    pub fn role(&self) -> Role {
         match self {
-            Self::SessionSecret(_) => ObjectKind::SessionSecret,
-            Self::MigrationJob(_) => ObjectKind::MigrationJob,
-            Self::Deployment(_) => ObjectKind::Deployment,
-            Self::Service(_) => ObjectKind::Service,
-            Self::PodDisruptionBudget(_) => ObjectKind::PodDisruptionBudget,
-            Self::HorizontalPodAutoscaler(_) => ObjectKind::HorizontalPodAutoscaler,
-            Self::Ingress(_) => ObjectKind::Ingress,
-            Self::NetworkPolicy(_) => ObjectKind::NetworkPolicy,
-            Self::ServiceMonitor(_) => ObjectKind::ServiceMonitor,
+            Self::SessionSecret(_) => Role::SessionSecret,
+            Self::MigrationJob(_) => Role::MigrationJob,
+            Self::ApiDeployment(_) => Role::ApiDeployment,
+            Self::ApiService(_) => Role::ApiService,
+            Self::PodDisruptionBudget(_) => Role::PodDisruptionBudget,
+            Self::HorizontalPodAutoscaler(_) => Role::HorizontalPodAutoscaler,
+            Self::Ingress(_) => Role::Ingress,
+            Self::NetworkPolicy(_) => Role::NetworkPolicy,
+            Self::ServiceMonitor(_) => Role::ServiceMonitor,
         }
     }
 
     pub fn policy(&self) -> ApplyPolicy {
-        match self.kind() {
-            ObjectKind::SessionSecret | ObjectKind::MigrationJob => ApplyPolicy::CreateOnly,
-            _ => ApplyPolicy::Apply,
-        }
+        self.role().policy()
     }
 
     pub fn metadata(&self) -> &ObjectMeta {
         match self {
             Self::SessionSecret(o) => &o.metadata,
             Self::MigrationJob(o) => &o.metadata,
-            Self::Deployment(o) => &o.metadata,
-            Self::Service(o) => &o.metadata,
+            Self::ApiDeployment(o) => &o.metadata,
+            Self::ApiService(o) => &o.metadata,
             Self::PodDisruptionBudget(o) => &o.metadata,
             Self::HorizontalPodAutoscaler(o) => &o.metadata,
             Self::Ingress(o) => &o.metadata,
@@ -181,8 +154,8 @@ impl Desired {
         let v = match self {
             Self::SessionSecret(o) => serde_json::to_value(o),
             Self::MigrationJob(o) => serde_json::to_value(o),
-            Self::Deployment(o) => serde_json::to_value(o),
-            Self::Service(o) => serde_json::to_value(o),
+            Self::ApiDeployment(o) => serde_json::to_value(o),
+            Self::ApiService(o) => serde_json::to_value(o),
             Self::PodDisruptionBudget(o) => serde_json::to_value(o),
             Self::HorizontalPodAutoscaler(o) => serde_json::to_value(o),
             Self::Ingress(o) => serde_json::to_value(o),
@@ -190,62 +163,65 @@ impl Desired {
             Self::ServiceMonitor(o) => serde_json::to_value(o),
         };
         v.map_err(|e| Error::SerializationFailed {
-            what: format!("{:?} {}", self.kind(), self.name()),
+            what: format!("{} {}", self.role().kind(), self.name()),
             message: e.to_string(),
         })
     }
 }
 
-/// Everything the operator wants to exist for one `WebEDT`, and the kinds it wants gone.
+/// Everything the operator wants to exist for one `WebEDT`, and the roles it wants gone.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DesiredState {
     /// In apply order: Secret and migration Job before the Deployment that needs them.
     pub objects: Vec<Desired>,
-    /// Optional kinds switched off in the spec; the controller deletes its objects of these.
-    pub absent: Vec<ObjectKind>,
+    /// Optional roles switched off in the spec; the controller deletes their objects (those
+    /// whose policy is [`ApplyPolicy::Apply`]).
+    pub absent: Vec<Role>,
 }
 
 /// The desired state of one `WebEDT`.
 pub fn desired(v: &ValidatedWebEDT, inputs: &Inputs) -> DesiredState {
     let mut objects = Vec::new();
     let mut absent = Vec::new();
-    let mut optional = |kind: ObjectKind, obj: Option<Desired>| match obj {
+    let mut optional = |role: Role, obj: Option<Desired>| match obj {
         Some(o) => objects.push(o),
-        None => absent.push(kind),
+        None => absent.push(role),
     };
     optional(
-        ObjectKind::SessionSecret,
+        Role::SessionSecret,
         v.session_secret_generated
             .then(|| Desired::SessionSecret(session_secret::build(v, &inputs.new_session_secret))),
     );
     optional(
-        ObjectKind::MigrationJob,
+        Role::MigrationJob,
         v.migrations_as_job()
             .then(|| Desired::MigrationJob(Box::new(migration_job::build(v)))),
     );
     optional(
-        ObjectKind::Deployment,
-        Some(Desired::Deployment(Box::new(deployment::build(v, inputs)))),
+        Role::ApiDeployment,
+        Some(Desired::ApiDeployment(Box::new(deployment::build(
+            v, inputs,
+        )))),
     );
     optional(
-        ObjectKind::Service,
-        Some(Desired::Service(service::build(v))),
+        Role::ApiService,
+        Some(Desired::ApiService(service::build(v))),
     );
     optional(
-        ObjectKind::PodDisruptionBudget,
+        Role::PodDisruptionBudget,
         pdb::build(v).map(Desired::PodDisruptionBudget),
     );
     optional(
-        ObjectKind::HorizontalPodAutoscaler,
+        Role::HorizontalPodAutoscaler,
         hpa::build(v).map(Desired::HorizontalPodAutoscaler),
     );
-    optional(ObjectKind::Ingress, ingress::build(v).map(Desired::Ingress));
+    optional(Role::Ingress, ingress::build(v).map(Desired::Ingress));
     optional(
-        ObjectKind::NetworkPolicy,
+        Role::NetworkPolicy,
         network_policy::build(v).map(Desired::NetworkPolicy),
     );
     optional(
-        ObjectKind::ServiceMonitor,
+        Role::ServiceMonitor,
         service_monitor::build(v).map(Desired::ServiceMonitor),
     );
     DesiredState { objects, absent }
@@ -263,12 +239,12 @@ pub fn owner_reference(v: &ValidatedWebEDT) -> OwnerReference {
     }
 }
 
-/// Metadata of a built object: name, namespace, labels, owner.
-pub(crate) fn object_meta(v: &ValidatedWebEDT, name: String, component: Component) -> ObjectMeta {
+/// Metadata of a built object: its role's name, namespace, labels, owner.
+pub(crate) fn object_meta(v: &ValidatedWebEDT, role: Role) -> ObjectMeta {
     ObjectMeta {
-        name: Some(name),
+        name: Some(role.name(v)),
         namespace: Some(v.namespace.clone()),
-        labels: Some(labels::labels(&v.name, component, &v.spec.image)),
+        labels: Some(labels::labels(&v.name, role.component(), &v.spec.image)),
         owner_references: Some(vec![owner_reference(v)]),
         ..Default::default()
     }

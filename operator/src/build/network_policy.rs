@@ -2,7 +2,7 @@
 //! AI providers, DNS).
 
 use super::labels::{self, Component};
-use super::{HTTP_PORT, object_meta};
+use super::{HTTP_PORT, Role, object_meta};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::networking::v1::{
     NetworkPolicy, NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort,
@@ -26,7 +26,7 @@ pub fn build(v: &ValidatedWebEDT) -> Option<NetworkPolicy> {
         n.allow_from.clone()
     };
     Some(NetworkPolicy {
-        metadata: object_meta(v, v.name.clone(), Component::Api),
+        metadata: object_meta(v, Role::NetworkPolicy),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector {
                 match_labels: Some(labels::selector(&v.name, Component::Api)),

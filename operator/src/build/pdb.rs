@@ -1,7 +1,7 @@
 //! The PodDisruptionBudget: node drains take at most `maxUnavailable` API pods at once.
 
 use super::labels::{self, Component};
-use super::object_meta;
+use super::{Role, object_meta};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -13,7 +13,7 @@ pub fn build(v: &ValidatedWebEDT) -> Option<PodDisruptionBudget> {
         return None;
     }
     Some(PodDisruptionBudget {
-        metadata: object_meta(v, v.name.clone(), Component::Api),
+        metadata: object_meta(v, Role::PodDisruptionBudget),
         spec: Some(PodDisruptionBudgetSpec {
             // maxUnavailable (not minAvailable) keeps working at any replica count, including
             // one, and while the autoscaler changes the count.

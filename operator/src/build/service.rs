@@ -1,14 +1,14 @@
 //! The Service in front of the API pods.
 
 use super::labels::{self, Component};
-use super::{HTTP_PORT_NAME, object_meta};
+use super::{HTTP_PORT_NAME, Role, object_meta};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::core::v1::{Service, ServicePort, ServiceSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
 pub fn build(v: &ValidatedWebEDT) -> Service {
     Service {
-        metadata: object_meta(v, v.name.clone(), Component::Api),
+        metadata: object_meta(v, Role::ApiService),
         spec: Some(ServiceSpec {
             type_: Some(v.spec.service.type_.as_str().into()),
             selector: Some(labels::selector(&v.name, Component::Api)),

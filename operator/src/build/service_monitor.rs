@@ -2,7 +2,7 @@
 //! be installed, so no typed binding is compiled in.
 
 use super::labels::{self, Component};
-use super::{HTTP_PORT_NAME, object_meta};
+use super::{HTTP_PORT_NAME, Role, object_meta};
 use crate::validate::ValidatedWebEDT;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::json;
@@ -20,7 +20,7 @@ pub fn build(v: &ValidatedWebEDT) -> Option<DynamicObject> {
         return None;
     }
     let mut obj = DynamicObject::new(&v.name, &api_resource());
-    obj.metadata = object_meta(v, v.name.clone(), Component::Api);
+    obj.metadata = object_meta(v, Role::ServiceMonitor);
     obj.data = json!({
         "spec": {
             "selector": { "matchLabels": labels::selector(&v.name, Component::Api) },

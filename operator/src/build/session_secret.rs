@@ -1,8 +1,7 @@
 //! The generated session Secret. Create-only: the controller creates it when absent and never
 //! applies it again, because a new value would log every user out.
 
-use super::labels::Component;
-use super::object_meta;
+use super::{Role, object_meta};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::core::v1::Secret;
 use std::collections::BTreeMap;
@@ -12,7 +11,7 @@ pub const CREATE_ONLY_ANNOTATION: &str = "webedt.dev/create-only";
 
 /// `value` is random (controller) or a placeholder (`render`).
 pub fn build(v: &ValidatedWebEDT, value: &str) -> Secret {
-    let mut metadata = object_meta(v, v.session_secret.name.clone(), Component::SessionSecret);
+    let mut metadata = object_meta(v, Role::SessionSecret);
     metadata.annotations = Some(BTreeMap::from([(
         CREATE_ONLY_ANNOTATION.to_string(),
         "generated once by webedt-operator; delete it to rotate (logs every user out)".to_string(),

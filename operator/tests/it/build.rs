@@ -1,8 +1,6 @@
 //! Pure build tests: what each object looks like for each option.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{EnvVar, PodSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
@@ -10,8 +8,8 @@ use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use webedt_contract::{OrphanSettings, PoolSettings, ShutdownSettings, names};
 use webedt_operator::build::{
-    self, Desired, Inputs, ObjectKind, SECRET_HASH_ANNOTATION, SecretVersion, deployment,
-    migration_job, secret_hash,
+    self, Desired, Inputs, Role, SECRET_HASH_ANNOTATION, SecretVersion, deployment, migration_job,
+    secret_hash,
 };
 use webedt_operator::validate::{Finding, OPERATOR_ENV, ValidatedWebEDT};
 
@@ -48,11 +46,11 @@ fn secret_of(env: &[EnvVar], name: &str) -> Option<(String, String)> {
     Some((r.name.clone(), r.key.clone()))
 }
 
-fn kinds(v: &ValidatedWebEDT) -> Vec<ObjectKind> {
+fn roles(v: &ValidatedWebEDT) -> Vec<Role> {
     build::desired(v, &inputs())
         .objects
         .iter()
-        .map(Desired::kind)
+        .map(Desired::role)
         .collect()
 }
 
@@ -60,24 +58,24 @@ fn kinds(v: &ValidatedWebEDT) -> Vec<ObjectKind> {
 fn defaults_build_secret_job_deployment_service_and_pdb() {
     let v = validated("");
     let state = build::desired(&v, &inputs());
-    let k: Vec<_> = state.objects.iter().map(Desired::kind).collect();
+    let k: Vec<_> = state.objects.iter().map(Desired::role).collect();
     assert_eq!(
         k,
         [
-            ObjectKind::SessionSecret,
-            ObjectKind::MigrationJob,
-            ObjectKind::Deployment,
-            ObjectKind::Service,
-            ObjectKind::PodDisruptionBudget,
+            Role::SessionSecret,
+            Role::MigrationJob,
+            Role::ApiDeployment,
+            Role::ApiService,
+            Role::PodDisruptionBudget,
         ]
     );
     assert_eq!(
         state.absent,
         [
-            ObjectKind::HorizontalPodAutoscaler,
-            ObjectKind::Ingress,
-            ObjectKind::NetworkPolicy,
-            ObjectKind::ServiceMonitor,
+            Role::HorizontalPodAutoscaler,
+            Role::Ingress,
+            Role::NetworkPolicy,
+            Role::ServiceMonitor,
         ]
     );
     assert!(v.findings.is_empty(), "{:?}", v.findings);
@@ -93,7 +91,7 @@ fn every_object_has_type_meta_labels_namespace_and_a_controller_owner() {
     assert_eq!(objects.len(), 9, "every kind is built");
     for obj in &objects {
         let j = obj.to_json().unwrap();
-        let what = format!("{:?}", obj.kind());
+        let what = format!("{:?}", obj.role());
         assert!(
             j["apiVersion"].as_str().is_some_and(|s| !s.is_empty()),
             "{what}"
@@ -124,7 +122,7 @@ fn every_object_has_type_meta_labels_namespace_and_a_controller_owner() {
     }
     let sm = objects
         .iter()
-        .find(|o| o.kind() == ObjectKind::ServiceMonitor)
+        .find(|o| o.role() == Role::ServiceMonitor)
         .unwrap();
     let sm = sm.to_json().unwrap();
     assert_eq!(sm["apiVersion"], "monitoring.coreos.com/v1");
@@ -144,15 +142,12 @@ fn owner_reference_uses_the_real_uid_when_there_is_one() {
 fn only_the_session_secret_and_the_job_are_create_only() {
     let v = validated("");
     for obj in build::desired(&v, &inputs()).objects {
-        let create_only = matches!(
-            obj.kind(),
-            ObjectKind::SessionSecret | ObjectKind::MigrationJob
-        );
+        let create_only = matches!(obj.role(), Role::SessionSecret | Role::MigrationJob);
         assert_eq!(
             obj.policy() == build::ApplyPolicy::CreateOnly,
             create_only,
             "{:?}",
-            obj.kind()
+            obj.role()
         );
     }
 }
@@ -239,11 +234,11 @@ fn pool_and_orphan_values_reach_the_env_and_parse_back_through_the_contract() {
 #[test]
 fn migrations_on_startup_drop_the_job_and_let_pods_migrate() {
     let v = validated("migrations: {mode: OnStartup}");
-    assert!(!kinds(&v).contains(&ObjectKind::MigrationJob));
+    assert!(!roles(&v).contains(&Role::MigrationJob));
     assert!(
         build::desired(&v, &inputs())
             .absent
-            .contains(&ObjectKind::MigrationJob)
+            .contains(&Role::MigrationJob)
     );
     let env = plain(&env_of(&deployment::build(&v, &inputs())));
     assert_eq!(env[names::MIGRATE_ON_START], "true");
@@ -443,6 +438,40 @@ fn secret_hash_annotation_rolls_pods_when_a_secret_changes() {
     assert_eq!(ann["a"], "b", "user pod annotations are kept");
 }
 
+/// `secret_keys()` is the one list of Secret keys the pods read: each reaches the API pods and
+/// the migration Job as its variable, and no other variable comes from a Secret.
+#[test]
+fn every_secret_key_reaches_the_pods_and_nothing_else_does() {
+    let v = validated(
+        "providers: {anthropic: {apiKeySecretRef: {name: keys, key: a}}, \
+         openai: {apiKeySecretRef: {name: keys, key: o}}, worker: {url: 'http://w', secretRef: {name: wk, key: s}}}",
+    );
+    let keys = v.secret_keys();
+    assert_eq!(keys.len(), 5, "{keys:?}");
+    for env in [
+        env_of(&deployment::build(&v, &inputs())),
+        webedt_operator::build::api_env(&v),
+    ] {
+        for k in &keys {
+            assert_eq!(
+                secret_of(&env, k.var),
+                Some((k.key.name.clone(), k.key.key.clone())),
+                "{}",
+                k.var
+            );
+        }
+        let from_secrets = env
+            .iter()
+            .filter(|e| {
+                e.value_from
+                    .as_ref()
+                    .is_some_and(|f| f.secret_key_ref.is_some())
+            })
+            .count();
+        assert_eq!(from_secrets, keys.len());
+    }
+}
+
 #[test]
 fn referenced_secrets_cover_database_session_and_providers() {
     let v = validated(
@@ -451,7 +480,7 @@ fn referenced_secrets_cover_database_session_and_providers() {
     );
     assert_eq!(v.referenced_secrets(), ["db", "keys", "sess", "wk"]);
     assert!(!v.session_secret_generated);
-    assert!(!kinds(&v).contains(&ObjectKind::SessionSecret));
+    assert!(!roles(&v).contains(&Role::SessionSecret));
     let env = env_of(&deployment::build(&v, &inputs()));
     assert_eq!(
         secret_of(&env, names::SESSION_SECRET),

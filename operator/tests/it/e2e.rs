@@ -8,7 +8,7 @@
 //! kind create cluster --name webedt            # or: k3d cluster create webedt
 //! kind get kubeconfig --name webedt > /tmp/webedt-e2e.yaml
 //! WEBEDT_E2E_KUBECONFIG=/tmp/webedt-e2e.yaml \
-//!   cargo test -p webedt-operator --test e2e -- --ignored --test-threads=1 --nocapture
+//!   cargo test -p webedt-operator --test it -- --ignored --test-threads=1 --nocapture e2e::
 //! ```
 //!
 //! Pods need not start for these checks (the image is never pulled successfully unless

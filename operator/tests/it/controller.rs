@@ -1,9 +1,7 @@
 //! The real controller against the test API server (`webedt-testapi`): convergence, drift,
 //! Secrets, autoscaling, migrations, pause, deletion, faults.
 
-mod harness;
-
-use harness::*;
+use crate::harness::*;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Secret, Service};

@@ -1,9 +1,7 @@
 //! The generated CRD: the committed file, its shape, its schema and CEL rules, checked offline
 //! the way the apiserver would admit WebEDTs.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use kube::CustomResourceExt;
 use kube::core::cel::{ScopeContext, analyze_rule, compile_schema};
 use serde_json::{Value, json};

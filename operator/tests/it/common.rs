@@ -1,6 +1,5 @@
 //! Shared test helpers: parsing WebEDTs from YAML, and an offline stand-in for the apiserver's
 //! admission of a WebEDT (structural schema check, defaulting, CEL rules).
-#![allow(dead_code)] // each test binary uses a different subset
 
 use kube::CustomResourceExt;
 use kube::core::cel::{Validator, apply_defaults};

@@ -1,6 +1,5 @@
 //! Harness for the controller tests: a test API server, a kube client on it, the real
 //! controller, and polling helpers with generous deadlines.
-#![allow(dead_code)] // each test binary uses a different subset
 
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Secret;
@@ -90,13 +89,6 @@ impl Env {
 
     pub async fn start() -> Self {
         Self::start_with(test_settings()).await
-    }
-
-    /// Stops the controller (no more writes from it).
-    pub fn stop_operator(&mut self) {
-        if let Some(t) = self.operator.take() {
-            t.abort();
-        }
     }
 
     pub fn webedts(&self) -> Api<WebEDT> {

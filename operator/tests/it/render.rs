@@ -1,8 +1,6 @@
 //! `render` and `crd` as a user runs them: through the binary, and through the library.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 use serde_json::Value;
 use std::process::Command;
 use webedt_operator::render::{self, render};

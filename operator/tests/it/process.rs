@@ -1,9 +1,7 @@
 //! The `webedt-operator run` binary as a process against the test API server: leader election
 //! between two replicas, the HTTP endpoint, and (ignored, a measurement) RSS with 100 objects.
 
-mod harness;
-
-use harness::*;
+use crate::harness::*;
 use kube::api::{Api, ListParams};
 use serde_json::json;
 use std::path::PathBuf;
@@ -13,17 +11,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use webedt_operator::crd::WebEDT;
 use webedt_testapi::TestApi;
 
-/// A child process killed (SIGKILL) when dropped.
+/// A child process killed (SIGKILL) when dropped, its kubeconfig file removed.
 struct Operator {
     child: Child,
     port: u16,
     identity: String,
+    kubeconfig: PathBuf,
 }
 
 impl Drop for Operator {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.kubeconfig);
     }
 }
 
@@ -35,9 +35,10 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn kubeconfig(api: &TestApi) -> PathBuf {
+/// A kubeconfig for `api` in the temp dir, one per operator process (removed with it).
+fn kubeconfig(api: &TestApi, port: u16) -> PathBuf {
     let path = std::env::temp_dir().join(format!(
-        "webedt-operator-test-{}-{}.yaml",
+        "webedt-operator-test-{}-{}-{port}.yaml",
         std::process::id(),
         api.addr.port()
     ));
@@ -55,9 +56,10 @@ fn spawn(api: &TestApi, identity: &str) -> Operator {
 
 fn spawn_bin(api: &TestApi, identity: &str, bin: &str) -> Operator {
     let port = free_port();
+    let kubeconfig = kubeconfig(api, port);
     let child = Command::new(bin)
         .arg("run")
-        .env("KUBECONFIG", kubeconfig(api))
+        .env("KUBECONFIG", &kubeconfig)
         .env("POD_NAME", identity)
         .env("HTTP_ADDR", format!("127.0.0.1:{port}"))
         .env("LEASE_NAMESPACE", NS)
@@ -73,6 +75,7 @@ fn spawn_bin(api: &TestApi, identity: &str, bin: &str) -> Operator {
         child,
         port,
         identity: identity.into(),
+        kubeconfig,
     }
 }
 
@@ -172,7 +175,7 @@ async fn two_operators_elect_one_leader_and_the_other_takes_over() {
     assert_eq!(cr.status.unwrap().replicas, Some(3));
 }
 
-/// A measurement, not a check: `cargo test -p webedt-operator --test process -- --ignored
+/// A measurement, not a check: `cargo test -p webedt-operator --test it -- --ignored
 /// --nocapture rss`. Prints the operator's RSS once `WEBEDT_BENCH_OBJECTS` (default 100) WebEDTs
 /// are Ready. `WEBEDT_OPERATOR_BIN` selects another build (e.g. `target/release/webedt-operator`);
 /// `bench/run` uses both.
