@@ -211,7 +211,6 @@ pub(crate) fn take_changed(owners: &mut Owners, manager: &str, old: &Value, new:
 
 /// Stores `new` under `k` (a write): bumps resourceVersion and generation, emits the event.
 /// Returns the rendered object. A write that changes nothing is not stored.
-
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn patch(
     s: &ServerState,
