@@ -2,7 +2,7 @@
 //! shared `webedt-contract` crate (the operator writes the same variables); this module adds what
 //! only the API needs: the parsed database connect options and build information.
 
-use sqlx::postgres::PgConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgSslMode};
 use std::str::FromStr;
 use webedt_contract::{ConfigError, Settings, names};
 
@@ -55,9 +55,10 @@ impl Config {
             .database_url
             .as_deref()
             .ok_or_else(|| ConfigError::new(names::DATABASE_URL, "is required for this command"))?;
-        let database = parse_url(names::DATABASE_URL, url)?;
+        let tls = &settings.database_tls;
+        let database = with_tls(parse_url(names::DATABASE_URL, url)?, tls)?;
         let direct_database = match settings.scale.direct_url.as_deref() {
-            Some(direct) => parse_url(names::DATABASE_DIRECT_URL, direct)?,
+            Some(direct) => with_tls(parse_url(names::DATABASE_DIRECT_URL, direct)?, tls)?,
             None => database.clone(),
         };
         let secret = settings.require_session_secret()?.as_bytes().to_vec();
@@ -72,6 +73,27 @@ impl Config {
     pub fn container_id(&self) -> &str {
         &self.settings.container_id
     }
+}
+
+/// `DB_SSLMODE` and `DB_SSLROOTCERT` over what the URL says.
+fn with_tls(
+    mut options: PgConnectOptions,
+    tls: &webedt_contract::DatabaseTls,
+) -> Result<PgConnectOptions, ConfigError> {
+    if let Some(mode) = &tls.ssl_mode {
+        let mode = PgSslMode::from_str(mode)
+            .map_err(|_| ConfigError::new(names::DB_SSLMODE, "is not a valid sslmode"))?;
+        options = options.ssl_mode(mode);
+    }
+    if let Some(path) = &tls.root_cert {
+        // Read now, so a missing file is a startup error naming the variable rather than a
+        // TLS failure on every connection attempt.
+        std::fs::metadata(path).map_err(|e| {
+            ConfigError::new(names::DB_SSLROOTCERT, format!("cannot read `{path}`: {e}"))
+        })?;
+        options = options.ssl_root_cert(path);
+    }
+    Ok(options)
 }
 
 fn parse_url(name: &'static str, url: &str) -> Result<PgConnectOptions, ConfigError> {

@@ -8,6 +8,7 @@
 //! Every rule failure is a [`ConfigError`] that names the variable, because the API prints it as
 //! its one-line startup error and exits with code 2.
 
+pub mod database;
 mod error;
 mod limits;
 mod lookup;
@@ -17,6 +18,7 @@ mod settings;
 mod vars;
 pub mod worker;
 
+pub use database::{DatabaseTls, SSL_MODES};
 pub use error::ConfigError;
 pub use limits::LimitSettings;
 pub use lookup::Lookup;

@@ -4,6 +4,16 @@ pub const DATABASE_URL: &str = "DATABASE_URL";
 pub const SESSION_SECRET: &str = "SESSION_SECRET";
 /// A URL straight to PostgreSQL (LISTEN, migrations) when `DATABASE_URL` goes through a pooler.
 pub const DATABASE_DIRECT_URL: &str = "DATABASE_DIRECT_URL";
+/// The connection as parts (the keys of a CloudNativePG `-app` Secret), instead of DATABASE_URL.
+pub const DB_HOST: &str = "DB_HOST";
+pub const DB_PORT: &str = "DB_PORT";
+pub const DB_NAME: &str = "DB_NAME";
+pub const DB_USER: &str = "DB_USER";
+pub const DB_PASSWORD: &str = "DB_PASSWORD";
+/// libpq `sslmode`, overriding the URL's.
+pub const DB_SSLMODE: &str = "DB_SSLMODE";
+/// CA bundle (PEM file) the server certificate must chain to.
+pub const DB_SSLROOTCERT: &str = "DB_SSLROOTCERT";
 /// `none` or `transaction` (PgBouncer in transaction mode in front of PostgreSQL).
 pub const DB_POOLER_MODE: &str = "DB_POOLER_MODE";
 /// Window in which a run's consecutive text deltas are stored as one event.

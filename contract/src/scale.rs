@@ -75,23 +75,36 @@ impl ScaleSettings {
                 .parse()
                 .map_err(|rule| ConfigError::new(DB_POOLER_MODE, rule))?,
         };
-        let text_coalesce_ms =
-            super::settings::number(env, EVENT_TEXT_COALESCE_MS, d.text_coalesce_ms)?;
-        if text_coalesce_ms > 1_000 {
-            return Err(ConfigError::new(
-                EVENT_TEXT_COALESCE_MS,
-                format!("must be at most 1000 (live text would stutter), got {text_coalesce_ms}"),
-            ));
-        }
-        let trash_retention_days =
-            super::settings::number(env, TRASH_RETENTION_DAYS, d.trash_retention_days)?;
-        super::settings::positive(TRASH_RETENTION_DAYS, trash_retention_days as u64)?;
-        Ok(Self {
+        let s = Self {
             direct_url,
             pooler_mode,
-            text_coalesce_ms,
-            trash_retention_days,
-        })
+            text_coalesce_ms: super::settings::number(
+                env,
+                EVENT_TEXT_COALESCE_MS,
+                d.text_coalesce_ms,
+            )?,
+            trash_retention_days: super::settings::number(
+                env,
+                TRASH_RETENTION_DAYS,
+                d.trash_retention_days,
+            )?,
+        };
+        s.validate()?;
+        Ok(s)
+    }
+
+    /// The rules on the numbers, shared with the operator (which builds these from its CRD).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.text_coalesce_ms > 1_000 {
+            return Err(ConfigError::new(
+                EVENT_TEXT_COALESCE_MS,
+                format!(
+                    "must be at most 1000 (live text would stutter), got {}",
+                    self.text_coalesce_ms
+                ),
+            ));
+        }
+        super::settings::positive(TRASH_RETENTION_DAYS, self.trash_retention_days as u64)
     }
 
     /// The non-secret variables (the direct URL is a credential: the operator passes it from a

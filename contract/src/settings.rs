@@ -384,9 +384,13 @@ impl ProviderLimits {
             // Zero is legitimate: follow-ups are then sent without earlier conversation.
             history_max_chars: number(env, PROVIDER_HISTORY_MAX_CHARS, d.history_max_chars)?,
         };
-        positive(PROVIDER_CONNECT_TIMEOUT_MS, s.connect_timeout_ms)?;
-        positive(PROVIDER_IDLE_TIMEOUT_MS, s.idle_timeout_ms)?;
+        s.validate()?;
         Ok(s)
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        positive(PROVIDER_CONNECT_TIMEOUT_MS, self.connect_timeout_ms)?;
+        positive(PROVIDER_IDLE_TIMEOUT_MS, self.idle_timeout_ms)
     }
 
     pub fn to_env(&self) -> Vec<(&'static str, String)> {
@@ -544,6 +548,8 @@ pub struct Settings {
     /// Connection timeouts and caps, per-user and per-IP limits.
     pub limits: crate::limits::LimitSettings,
     pub scale: crate::ScaleSettings,
+    /// `DB_SSLMODE` / `DB_SSLROOTCERT`, applied to both database URLs.
+    pub database_tls: crate::database::DatabaseTls,
 }
 
 impl Settings {
@@ -567,10 +573,22 @@ impl Settings {
     }
 
     pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
-        let database_url = non_empty(env, DATABASE_URL);
-        if let Some(url) = &database_url {
-            validate_database_url(url)?;
-        }
+        let database_url = match (
+            non_empty(env, DATABASE_URL),
+            crate::database::url_from_parts(env)?,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError::new(
+                    DATABASE_URL,
+                    "is set together with DB_HOST: give the connection as a URL or as parts, not both",
+                ));
+            }
+            (Some(url), None) => {
+                validate_database_url(&url)?;
+                Some(url)
+            }
+            (None, parts) => parts,
+        };
         let session_secret = non_empty(env, SESSION_SECRET);
         if let Some(secret) = &session_secret
             && secret.len() < MIN_SESSION_SECRET_BYTES
@@ -645,6 +663,7 @@ impl Settings {
             providers: ProviderSettings::from_env(env)?,
             limits: crate::limits::LimitSettings::from_env(env)?,
             scale: crate::ScaleSettings::from_env(env)?,
+            database_tls: crate::database::DatabaseTls::from_env(env)?,
         })
     }
 }

@@ -34,6 +34,29 @@ pub const VARS: &[VarDoc] = &[
         "At least 32 bytes, shared by all replicas; keys the hashes of auth tokens. Generated and kept under `.webedt/` in local development.",
     ),
     var(
+        DB_HOST,
+        None,
+        "The connection as parts instead of `DATABASE_URL` (the keys of a CloudNativePG `-app` Secret): host name or IP. Needs `DB_USER` and `DB_NAME`.",
+    ),
+    var(DB_PORT, Some("5432"), "Port, with `DB_HOST`."),
+    var(DB_NAME, None, "Database name, with `DB_HOST`."),
+    var(DB_USER, None, "User name, with `DB_HOST`."),
+    var(
+        DB_PASSWORD,
+        None,
+        "Password, with `DB_HOST`; any characters (the parts are percent-encoded into the URL).",
+    ),
+    var(
+        DB_SSLMODE,
+        None,
+        "libpq `sslmode` (`disable` … `verify-full`) for both database URLs, overriding theirs.",
+    ),
+    var(
+        DB_SSLROOTCERT,
+        None,
+        "CA bundle (PEM file) the database server's certificate must chain to (`verify-ca`, `verify-full`).",
+    ),
+    var(
         DATABASE_DIRECT_URL,
         None,
         "PostgreSQL URL that bypasses the pooler, for LISTEN and migrations (they need a session of their own). Unset: `DATABASE_URL`.",

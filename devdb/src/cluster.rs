@@ -50,6 +50,14 @@ pub struct ClusterOptions {
     dir: PathBuf,
     ephemeral: bool,
     max_connections: u32,
+    tls: Option<ServerTls>,
+}
+
+/// A server certificate and key (PEM) to serve TLS with.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert_pem: String,
+    pub key_pem: String,
 }
 
 impl ClusterOptions {
@@ -70,6 +78,7 @@ impl ClusterOptions {
             dir: std::env::temp_dir().join(name),
             ephemeral: true,
             max_connections: 400,
+            tls: None,
         }
     }
 
@@ -87,7 +96,14 @@ impl ClusterOptions {
             dir,
             ephemeral: false,
             max_connections: 200,
+            tls: None,
         }
+    }
+
+    /// Serve TLS (`ssl=on`) with this certificate; plain connections still work.
+    pub fn tls(mut self, tls: ServerTls) -> Self {
+        self.tls = Some(tls);
+        self
     }
 
     pub fn max_connections(mut self, n: u32) -> Self {
@@ -127,6 +143,7 @@ pub struct Cluster {
     owned: bool,
     ephemeral: bool,
     max_connections: u32,
+    tls: bool,
     running: AtomicBool,
 }
 
@@ -146,9 +163,14 @@ impl Cluster {
             owned: true,
             ephemeral: opts.ephemeral,
             max_connections: opts.max_connections,
+            tls: opts.tls.is_some(),
             running: AtomicBool::new(false),
         };
         cluster.prepare_dir()?;
+        if let Some(tls) = &opts.tls {
+            cluster.write_private("server.crt", &tls.cert_pem)?;
+            cluster.write_private("server.key", &tls.key_pem)?;
+        }
         if let Some(port) = cluster.live_server_port() {
             cluster.port = port;
             cluster.owned = false;
@@ -195,6 +217,18 @@ impl Cluster {
             return Ok(());
         }
         self.start_server()
+    }
+
+    /// A file only the server's account may read (PostgreSQL refuses a key others can read).
+    fn write_private(&self, name: &str, content: &str) -> Result<(), Error> {
+        let path = self.dir.join(name);
+        std::fs::write(&path, content).map_err(io(format!("write {}", path.display())))?;
+        if let Some(a) = self.account {
+            std::os::unix::fs::chown(&path, Some(a.uid), Some(a.gid))
+                .map_err(io(format!("chown {}", path.display())))?;
+        }
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+            .map_err(io(format!("chmod {}", path.display())))
     }
 
     fn data_dir(&self) -> PathBuf {
@@ -274,6 +308,13 @@ impl Cluster {
         );
         if self.ephemeral {
             options.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
+        }
+        if self.tls {
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file='{}' -c ssl_key_file='{}'",
+                self.dir.join("server.crt").display(),
+                self.dir.join("server.key").display()
+            ));
         }
         let data = self.data_dir();
         let log = self.log_file();

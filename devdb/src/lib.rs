@@ -19,4 +19,4 @@ mod cluster;
 mod user;
 
 pub use binaries::PgBinaries;
-pub use cluster::{Cluster, ClusterOptions, Error};
+pub use cluster::{Cluster, ClusterOptions, Error, ServerTls};

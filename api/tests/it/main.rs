@@ -9,6 +9,7 @@ mod auth;
 mod coalesce;
 mod config_errors;
 mod db;
+mod db_tls;
 mod hardening;
 mod health;
 mod jobs;
