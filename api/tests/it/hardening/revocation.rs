@@ -107,3 +107,66 @@ async fn logout_and_revocation_end_streams_on_the_other_replica() {
     assert_eq!(res.status(), 204);
     ends_within(&mut second_stream, Duration::from_secs(2)).await;
 }
+
+#[tokio::test]
+async fn password_change_ends_the_other_logins_streams_on_the_other_replica() {
+    let (a, b) = pair_with(&[]).await;
+    let kept = register_at(&a, "pw@example.com").await;
+    let res = a
+        .client
+        .post(a.url("/api/auth/login"))
+        .json(&serde_json::json!({ "email": "pw@example.com", "password": "password 123" }))
+        .send()
+        .await
+        .unwrap();
+    let other = super::token_of(&res);
+    let open = |token: String| {
+        let b = &b;
+        async move {
+            let res = b
+                .client
+                .get(b.url("/api/sessions/updates"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), 200);
+            SseReader::new(res)
+        }
+    };
+    let mut other_stream = open(other.clone()).await;
+    let mut kept_stream = open(kept.clone()).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let res = a
+        .client
+        .post(a.url("/api/auth/password"))
+        .bearer_auth(&kept)
+        .json(&serde_json::json!({
+            "currentPassword": "password 123",
+            "newPassword": "another password 456",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    // The other login (a possibly stolen session) loses its stream on replica B at once ...
+    ends_within(&mut other_stream, Duration::from_secs(2)).await;
+    let res = b
+        .client
+        .get(b.url("/api/auth/session"))
+        .bearer_auth(&other)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    // ... while the session that changed the password keeps its stream.
+    assert!(
+        tokio::time::timeout(
+            Duration::from_millis(500),
+            kept_stream.next(Duration::from_secs(1))
+        )
+        .await
+        .is_err(),
+        "the changing session's stream must stay open"
+    );
+}
