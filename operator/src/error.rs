@@ -17,6 +17,31 @@ pub enum Error {
     #[error("spec.orphans: {0}")]
     InvalidOrphanSettings(ConfigError),
 
+    #[error("spec.limits: {0}")]
+    InvalidLimits(ConfigError),
+
+    #[error("spec.events or spec.retention: {0}")]
+    InvalidScaleSettings(ConfigError),
+
+    #[error("spec.providers: {0}")]
+    InvalidProviderSettings(ConfigError),
+
+    #[error(
+        "spec.database.pooler needs spec.database.directSecretRef: LISTEN and the migrations need a session of their own, which a transaction-mode pooler does not keep"
+    )]
+    PoolerWithoutDirectUrl,
+
+    #[error("spec.database: {message}")]
+    InvalidDatabase { message: String },
+
+    #[error(
+        "spec.rollout.maxSurge and spec.rollout.maxUnavailable are both 0: the rollout could never proceed"
+    )]
+    InvalidRollout,
+
+    #[error("spec.{field}: {message}")]
+    InvalidPodExtras { field: String, message: String },
+
     #[error("spec.autoscaling.minReplicas ({min}) must be <= spec.autoscaling.maxReplicas ({max})")]
     InvalidAutoscaling { min: i32, max: i32 },
 
@@ -104,6 +129,13 @@ impl Error {
             Self::InvalidName { .. } => "InvalidName",
             Self::InvalidPoolSettings(_) => "InvalidPoolSettings",
             Self::InvalidOrphanSettings(_) => "InvalidOrphanSettings",
+            Self::InvalidLimits(_) => "InvalidLimits",
+            Self::InvalidScaleSettings(_) => "InvalidScaleSettings",
+            Self::InvalidProviderSettings(_) => "InvalidProviderSettings",
+            Self::PoolerWithoutDirectUrl => "PoolerWithoutDirectUrl",
+            Self::InvalidDatabase { .. } => "InvalidDatabase",
+            Self::InvalidPodExtras { .. } => "InvalidPodExtras",
+            Self::InvalidRollout => "InvalidRollout",
             Self::InvalidAutoscaling { .. } => "InvalidAutoscaling",
             Self::ReservedEnvVar { .. } => "ReservedEnvVar",
             Self::ReadInput { .. } => "ReadInput",

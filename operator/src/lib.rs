@@ -6,6 +6,7 @@
 //! from the cluster ([`build::Inputs`]) into typed objects. Everything here is pure, so `render`
 //! (no cluster) and the controller produce the same objects.
 
+pub mod budget;
 pub mod build;
 pub mod controller;
 pub mod crd;

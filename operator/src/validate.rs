@@ -6,12 +6,18 @@
 //! Problems that do not make the objects wrong (a connection budget overrun, an Ingress without
 //! TLS) are [`Finding`]s: reported as Events and conditions, never blocking.
 
+use crate::budget::ConnectionBudget;
 use crate::crd::{
-    DatabaseSecretRef, MAX_NAME_LENGTH, MigrationMode, SESSION_SECRET_KEY, SecretKeyRef, WebEDT,
-    WebEDTSpec,
+    DatabaseSecretRef, MAX_NAME_LENGTH, MigrationMode, SESSION_SECRET_KEY, SecretKeyRef, SslMode,
+    WebEDT, WebEDTSpec,
 };
 use crate::error::{Error, Result};
-use webedt_contract::{OrphanSettings, PoolSettings, ShutdownSettings, names};
+use k8s_openapi::api::autoscaling::v2::MetricSpec;
+use k8s_openapi::api::core::v1::{Container, PodTemplateSpec, Volume};
+use webedt_contract::{
+    LimitSettings, OrphanSettings, PoolSettings, ProviderLimits, ScaleSettings, ShutdownSettings,
+    names,
+};
 
 /// A key of a Secret.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,13 +36,10 @@ pub struct PodSecret {
 /// Something worth telling the user that does not stop reconciliation.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Finding {
-    /// At full scale the pools may open more connections than the database grants this app.
-    ConnectionBudgetExceeded {
-        /// spec.replicas, or autoscaling.maxReplicas when autoscaling is on.
-        replicas: i32,
-        per_replica: u32,
-        budget: u32,
-    },
+    /// At its peak the installation may open more connections than PostgreSQL grants it.
+    ConnectionBudgetExceeded(ConnectionBudget),
+    /// At its peak the request pools may open more connections than the pooler accepts.
+    PoolerClientsExceeded(ConnectionBudget),
     /// The Ingress serves plain http, but the session cookie is `Secure` by default.
     IngressWithoutTls,
 }
@@ -45,25 +48,31 @@ impl Finding {
     /// Event reason / condition reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            Self::ConnectionBudgetExceeded { .. } => "ConnectionBudgetExceeded",
+            Self::ConnectionBudgetExceeded(_) => "ConnectionBudgetExceeded",
+            Self::PoolerClientsExceeded(_) => "PoolerClientsExceeded",
             Self::IngressWithoutTls => "IngressWithoutTls",
         }
     }
 
     pub fn message(&self) -> String {
         match self {
-            Self::ConnectionBudgetExceeded {
-                replicas,
-                per_replica,
-                budget,
-            } => format!(
-                "{replicas} replicas × pool.maxConnections {per_replica} = {} connections exceed database.maxConnections {budget}; lower pool.maxConnections to {} or fewer, or raise the budget",
-                i64::from(*replicas) * i64::from(*per_replica),
-                if *replicas > 0 {
-                    *budget / (*replicas as u32)
-                } else {
-                    *budget
-                },
+            Self::ConnectionBudgetExceeded(b) => {
+                let fix = match (b.pooler_server, b.fitting_pool_max()) {
+                    (Some(_), _) => "lower database.pooler.serverConnections or the replica maximum, or raise the budget".to_string(),
+                    (None, Some(n)) => format!("lower pool.maxConnections to {n} or fewer, put a pooler in front (database.pooler), or raise the budget"),
+                    (None, None) => "lower the replica maximum, put a pooler in front (database.pooler), or raise the budget".to_string(),
+                };
+                format!(
+                    "PostgreSQL connections at the peak: {} > database.maxConnections {}; {fix}",
+                    b.postgres_arithmetic(),
+                    b.granted.unwrap_or_default(),
+                )
+            }
+            Self::PoolerClientsExceeded(b) => format!(
+                "pooler client connections at the peak: {} > database.pooler.maxClientConnections {}; lower pool.maxConnections to {} or fewer, or raise the pooler's max_client_conn",
+                b.pooler_arithmetic(),
+                b.pooler_accepts.unwrap_or_default(),
+                b.fitting_pool_max().unwrap_or(0),
             ),
             Self::IngressWithoutTls => format!(
                 "the Ingress has no TLS but the session cookie is Secure: logins only work if TLS is terminated in front of it, otherwise set {}=false in spec.env",
@@ -84,10 +93,21 @@ pub struct ValidatedWebEDT {
     pub spec: WebEDTSpec,
     pub pool: PoolSettings,
     pub orphans: OrphanSettings,
-    /// Not in the spec: the API's defaults, written out so the pod's grace period and the API
-    /// agree on one value.
+    /// spec.limits plus spec.retention.auditDays.
+    pub limits: LimitSettings,
+    /// Pooler mode, text coalescing and trash retention (the direct URL travels as a Secret).
+    pub scale: ScaleSettings,
+    pub provider_limits: ProviderLimits,
+    /// spec.volumes, spec.initContainers and spec.sidecars, checked as Kubernetes objects.
+    pub volumes: Vec<Volume>,
+    pub init_containers: Vec<Container>,
+    pub sidecars: Vec<Container>,
+    /// spec.autoscaling.metrics, checked as autoscaling/v2 MetricSpecs.
+    pub hpa_metrics: Vec<MetricSpec>,
+    /// spec.shutdown: the pod's grace period and the API agree on one value.
     pub shutdown: ShutdownSettings,
-    pub database: SecretKey,
+    /// Where the pods' database connection comes from: DATABASE_URL, or the five parts.
+    pub database: Vec<PodSecret>,
     pub session_secret: SecretKey,
     /// True when the operator generates the session Secret (`<name>-session`).
     pub session_secret_generated: bool,
@@ -122,35 +142,43 @@ impl ValidatedWebEDT {
                 },
             })
         };
-        [
-            Some(PodSecret {
-                var: names::DATABASE_URL,
-                key: self.database.clone(),
-            }),
-            Some(PodSecret {
-                var: names::SESSION_SECRET,
-                key: self.session_secret.clone(),
-            }),
-            referenced(
-                names::ANTHROPIC_API_KEY,
-                p.anthropic
+        let database = self.database.iter().cloned().map(Some);
+        database
+            .chain([
+                self.spec
+                    .database
+                    .direct_secret_ref
                     .as_ref()
-                    .and_then(|a| a.api_key_secret_ref.as_ref()),
-            ),
-            referenced(
-                names::OPENAI_API_KEY,
-                p.openai
-                    .as_ref()
-                    .and_then(|o| o.api_key_secret_ref.as_ref()),
-            ),
-            referenced(
-                names::AI_WORKER_SECRET,
-                p.worker.as_ref().and_then(|w| w.secret_ref.as_ref()),
-            ),
-        ]
-        .into_iter()
-        .flatten()
-        .collect()
+                    .map(|r| PodSecret {
+                        var: names::DATABASE_DIRECT_URL,
+                        key: SecretKey {
+                            name: r.name.clone(),
+                            key: r.key.clone(),
+                        },
+                    }),
+                Some(PodSecret {
+                    var: names::SESSION_SECRET,
+                    key: self.session_secret.clone(),
+                }),
+                referenced(
+                    names::ANTHROPIC_API_KEY,
+                    p.anthropic
+                        .as_ref()
+                        .and_then(|a| a.api_key_secret_ref.as_ref()),
+                ),
+                referenced(
+                    names::OPENAI_API_KEY,
+                    p.openai
+                        .as_ref()
+                        .and_then(|o| o.api_key_secret_ref.as_ref()),
+                ),
+                referenced(
+                    names::AI_WORKER_SECRET,
+                    p.worker.as_ref().and_then(|w| w.secret_ref.as_ref()),
+                ),
+            ])
+            .flatten()
+            .collect()
     }
 
     /// Names of every Secret the pods read ([`Self::secret_keys`]), sorted and deduplicated:
@@ -167,6 +195,31 @@ impl ValidatedWebEDT {
 /// container's env are ambiguous, and server-side apply rejects them).
 pub const OPERATOR_ENV: &[&str] = &[
     names::DATABASE_URL,
+    names::DATABASE_DIRECT_URL,
+    names::DB_HOST,
+    names::DB_PORT,
+    names::DB_NAME,
+    names::DB_USER,
+    names::DB_PASSWORD,
+    names::DB_SSLMODE,
+    names::DB_SSLROOTCERT,
+    names::DB_POOLER_MODE,
+    names::EVENT_TEXT_COALESCE_MS,
+    names::TRASH_RETENTION_DAYS,
+    names::HTTP_HEADER_TIMEOUT_MS,
+    names::HTTP_BODY_TIMEOUT_MS,
+    names::HTTP_MAX_CONNECTIONS,
+    names::LIMIT_STREAMS_PER_USER,
+    names::LIMIT_RUNS_PER_USER,
+    names::LIMIT_RUNS_PER_MINUTE,
+    names::LIMIT_REGISTRATIONS_PER_IP_HOUR,
+    names::LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP,
+    names::LIMIT_LOGIN_FAILURES_PER_IP,
+    names::LIMIT_LOGIN_SLOWDOWN_AFTER,
+    names::AUDIT_RETENTION_DAYS,
+    names::PROVIDER_CONNECT_TIMEOUT_MS,
+    names::PROVIDER_IDLE_TIMEOUT_MS,
+    names::PROVIDER_HISTORY_MAX_CHARS,
     names::SESSION_SECRET,
     names::PORT,
     names::CONTAINER_ID,
@@ -210,21 +263,71 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
             max: a.max_replicas,
         });
     }
-    if let Some(var) = spec
-        .env
-        .iter()
-        .find(|e| OPERATOR_ENV.contains(&e.name.as_str()))
-    {
+    let limits = spec.limits.to_settings(&spec.retention);
+    limits.validate().map_err(Error::InvalidLimits)?;
+    let scale = ScaleSettings {
+        // A credential: the pods read it from the Secret (secret_keys), never from here.
+        direct_url: None,
+        pooler_mode: spec
+            .database
+            .pooler
+            .as_ref()
+            .map(|p| p.mode.contract())
+            .unwrap_or_default(),
+        text_coalesce_ms: spec.events.text_coalesce_ms,
+        trash_retention_days: spec.retention.trash_days,
+    };
+    scale.validate().map_err(Error::InvalidScaleSettings)?;
+    let provider_limits = spec.providers.limits();
+    provider_limits
+        .validate()
+        .map_err(Error::InvalidProviderSettings)?;
+    if spec.rollout.max_surge == 0 && spec.rollout.max_unavailable == 0 {
+        return Err(Error::InvalidRollout);
+    }
+    let shutdown = ShutdownSettings {
+        timeout_ms: spec.shutdown.timeout_ms,
+        lb_drain_delay_ms: spec.shutdown.drain_delay_ms,
+    };
+    let volumes: Vec<Volume> = typed_list("volumes", &spec.volumes)?;
+    let init_containers: Vec<Container> = typed_list("initContainers", &spec.init_containers)?;
+    let sidecars: Vec<Container> = typed_list("sidecars", &spec.sidecars)?;
+    let hpa_metrics: Vec<MetricSpec> =
+        typed_list("autoscaling.metrics", &spec.autoscaling.metrics)?;
+    check_names(&volumes, &init_containers, &sidecars, &spec)?;
+    if let Some(t) = &spec.unsupported.pod_template {
+        serde_json::from_value::<PodTemplateSpec>(t.clone()).map_err(|e| {
+            Error::InvalidPodExtras {
+                field: "unsupported.podTemplate".into(),
+                message: e.to_string(),
+            }
+        })?;
+    }
+    if spec.database.pooler.is_some() && spec.database.direct_secret_ref.is_none() {
+        return Err(Error::PoolerWithoutDirectUrl);
+    }
+    // TRUSTED_PROXY_HOPS is the operator's while it runs the Ingress; otherwise a team whose own
+    // proxy fronts the Service sets it in spec.env.
+    let reserved = |name: &str| {
+        OPERATOR_ENV.contains(&name) || (spec.ingress.enabled && name == names::TRUSTED_PROXY_HOPS)
+    };
+    if let Some(var) = spec.env.iter().find(|e| reserved(&e.name)) {
         return Err(Error::ReservedEnvVar {
             name: var.name.clone(),
         });
     }
 
-    let DatabaseSecretRef { name: db, key } = &spec.database.secret_ref;
-    let database = SecretKey {
-        name: db.clone(),
-        key: key.clone(),
-    };
+    let database = database_secrets(&spec)?;
+    if let Some(tls) = &spec.database.tls {
+        let verifies = matches!(tls.ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull);
+        let cas =
+            usize::from(tls.ca_secret_ref.is_some()) + usize::from(tls.ca_config_map_ref.is_some());
+        if cas > 1 || (verifies && cas == 0) {
+            return Err(Error::InvalidDatabase {
+                message: "tls takes one of caSecretRef and caConfigMapRef; sslMode verify-ca and verify-full need one".into(),
+            });
+        }
+    }
     let (session_secret, session_secret_generated) = match &spec.session_secret.secret_ref {
         Some(r) => (
             SecretKey {
@@ -253,7 +356,14 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
         spec,
         pool,
         orphans,
-        shutdown: ShutdownSettings::default(),
+        limits,
+        scale,
+        provider_limits,
+        volumes,
+        init_containers,
+        sidecars,
+        hpa_metrics,
+        shutdown,
         database,
         session_secret,
         session_secret_generated,
@@ -263,6 +373,107 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
     Ok(v)
 }
 
+/// The pods' database connection: one URI, or the parts (the API percent-encodes them).
+fn database_secrets(spec: &WebEDTSpec) -> Result<Vec<PodSecret>> {
+    let d = &spec.database;
+    let secret = |var, name: &str, key: &str| PodSecret {
+        var,
+        key: SecretKey {
+            name: name.to_string(),
+            key: key.to_string(),
+        },
+    };
+    match (&d.secret_ref, &d.credentials_secret_ref) {
+        (Some(DatabaseSecretRef { name, key }), None) => {
+            Ok(vec![secret(names::DATABASE_URL, name, key)])
+        }
+        (None, Some(c)) => Ok(vec![
+            secret(names::DB_HOST, &c.name, &c.host_key),
+            secret(names::DB_PORT, &c.name, &c.port_key),
+            secret(names::DB_NAME, &c.name, &c.dbname_key),
+            secret(names::DB_USER, &c.name, &c.user_key),
+            secret(names::DB_PASSWORD, &c.name, &c.password_key),
+        ]),
+        _ => Err(Error::InvalidDatabase {
+            message: "needs exactly one of secretRef (a URI) and credentialsSecretRef (host, port, dbname, user, password)".into(),
+        }),
+    }
+}
+
+/// Items of a schemaless list as Kubernetes objects; the error names the item.
+fn typed_list<T: serde::de::DeserializeOwned>(
+    field: &str,
+    items: &[serde_json::Value],
+) -> Result<Vec<T>> {
+    items
+        .iter()
+        .enumerate()
+        .map(|(i, item)| {
+            serde_json::from_value(item.clone()).map_err(|e| Error::InvalidPodExtras {
+                field: format!("{field}[{i}]"),
+                message: e.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Names must be unique within the pod and must not take the operator's own (`api`, `tmp`):
+/// a duplicate would be refused by the apiserver after the Deployment was half-applied.
+fn check_names(
+    volumes: &[Volume],
+    init: &[Container],
+    sidecars: &[Container],
+    spec: &WebEDTSpec,
+) -> Result<()> {
+    let bad = |field: &str, message: String| {
+        Err(Error::InvalidPodExtras {
+            field: field.into(),
+            message,
+        })
+    };
+    let mut seen = vec![crate::build::deployment::CONTAINER_NAME.to_string()];
+    for (field, list) in [("initContainers", init), ("sidecars", sidecars)] {
+        for c in list {
+            if c.name.is_empty() || seen.contains(&c.name) {
+                return bad(
+                    field,
+                    format!("container name `{}` is empty or already used", c.name),
+                );
+            }
+            if c.image.as_deref().unwrap_or("").is_empty() {
+                return bad(field, format!("container `{}` has no image", c.name));
+            }
+            seen.push(c.name.clone());
+        }
+    }
+    let mut vols = vec![crate::build::TMP_VOLUME.to_string()];
+    if spec.database.tls.is_some() {
+        vols.push(crate::build::DB_CA_VOLUME.to_string());
+    }
+    for v in volumes {
+        if v.name.is_empty() || vols.contains(&v.name) {
+            return bad(
+                "volumes",
+                format!("volume name `{}` is empty or already used", v.name),
+            );
+        }
+        vols.push(v.name.clone());
+    }
+    if let Some(m) = spec.volume_mounts.iter().find(|m| !vols.contains(&m.name)) {
+        return bad(
+            "volumeMounts",
+            format!("mounts `{}`, which is not a volume of the pod", m.name),
+        );
+    }
+    if let Some(m) = spec.volume_mounts.iter().find(|m| m.mount_path == "/tmp") {
+        return bad(
+            "volumeMounts",
+            format!("`{}` mounts over /tmp, the API's own scratch space", m.name),
+        );
+    }
+    Ok(())
+}
+
 /// Name of the Secret the operator generates when spec.sessionSecret.secretRef is unset.
 pub fn session_secret_name(name: &str) -> String {
     format!("{name}-session")
@@ -270,16 +481,12 @@ pub fn session_secret_name(name: &str) -> String {
 
 fn findings(v: &ValidatedWebEDT) -> Vec<Finding> {
     let mut out = Vec::new();
-    if let Some(budget) = v.spec.database.max_connections {
-        let replicas = v.peak_replicas();
-        let per_replica = v.pool.max_connections;
-        if i64::from(replicas) * i64::from(per_replica) > i64::from(budget) {
-            out.push(Finding::ConnectionBudgetExceeded {
-                replicas,
-                per_replica,
-                budget,
-            });
-        }
+    let budget = ConnectionBudget::of(v);
+    if budget.postgres_exceeded() {
+        out.push(Finding::ConnectionBudgetExceeded(budget.clone()));
+    }
+    if budget.pooler_exceeded() {
+        out.push(Finding::PoolerClientsExceeded(budget));
     }
     if v.spec.ingress.enabled && v.spec.ingress.tls.is_none() {
         out.push(Finding::IngressWithoutTls);

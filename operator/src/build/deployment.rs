@@ -4,7 +4,9 @@ use super::labels::{self, Component};
 use super::pod::{self, non_empty, non_empty_vec};
 use super::{
     HTTP_PORT, HTTP_PORT_NAME, Inputs, Role, SECRET_HASH_ANNOTATION, api_env, object_meta,
+    pod_labels,
 };
+use crate::crd::ProbeTuning;
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
@@ -25,7 +27,8 @@ pub fn termination_grace_period_seconds(s: &ShutdownSettings) -> i64 {
     (s.total_ms().div_ceil(1000)) as i64 + GRACE_MARGIN_SECONDS
 }
 
-fn probe(path: &str, period: i32, failures: i32) -> Probe {
+/// A probe with the operator's timing, overridden field by field by spec.probes.
+fn probe(path: &str, period: i32, failures: i32, tuning: &ProbeTuning) -> Probe {
     Probe {
         http_get: Some(HTTPGetAction {
             path: Some(path.into()),
@@ -33,9 +36,10 @@ fn probe(path: &str, period: i32, failures: i32) -> Probe {
             scheme: Some("HTTP".into()),
             ..Default::default()
         }),
-        period_seconds: Some(period),
-        failure_threshold: Some(failures),
-        timeout_seconds: Some(2),
+        period_seconds: Some(tuning.period_seconds.unwrap_or(period)),
+        failure_threshold: Some(tuning.failure_threshold.unwrap_or(failures)),
+        timeout_seconds: Some(tuning.timeout_seconds.unwrap_or(2)),
+        initial_delay_seconds: tuning.initial_delay_seconds,
         ..Default::default()
     }
 }
@@ -57,16 +61,19 @@ pub fn build(v: &ValidatedWebEDT, inputs: &Inputs) -> Deployment {
             ..Default::default()
         }]),
         env: Some(api_env(v)),
+        env_from: non_empty_vec(&spec.env_from),
         // /health answers once the process serves; 60 × 2 s leaves room for OnStartup
         // migrations before liveness takes over.
-        startup_probe: Some(probe("/health", 2, 60)),
-        liveness_probe: Some(probe("/live", 10, 3)),
-        readiness_probe: Some(probe("/ready", 5, 2)),
+        startup_probe: Some(probe("/health", 2, 60, &spec.probes.startup)),
+        liveness_probe: Some(probe("/live", 10, 3, &spec.probes.liveness)),
+        readiness_probe: Some(probe("/ready", 5, 2, &spec.probes.readiness)),
         resources: Some(pod::resources(v)),
         security_context: Some(pod::container_security_context()),
-        volume_mounts: Some(vec![pod::tmp_mount()]),
+        volume_mounts: Some(pod::volume_mounts(v)),
         ..Default::default()
     };
+    let mut containers = vec![container];
+    containers.extend(v.sidecars.iter().cloned());
 
     Deployment {
         metadata: object_meta(v, Role::ApiDeployment),
@@ -78,41 +85,67 @@ pub fn build(v: &ValidatedWebEDT, inputs: &Inputs) -> Deployment {
                 match_labels: Some(labels::selector(&v.name, Component::Api)),
                 match_expressions: None,
             },
-            // Never below the wanted count during a rollout: one extra pod at a time.
+            // By default never below the wanted count during a rollout: one extra pod at a
+            // time. The surge counts in the connection budget.
             strategy: Some(DeploymentStrategy {
                 type_: Some("RollingUpdate".into()),
                 rolling_update: Some(RollingUpdateDeployment {
-                    max_unavailable: Some(IntOrString::Int(0)),
-                    max_surge: Some(IntOrString::Int(1)),
+                    max_unavailable: Some(spec.rollout.unavailable()),
+                    max_surge: Some(spec.rollout.surge()),
                 }),
             }),
+            min_ready_seconds: (spec.rollout.min_ready_seconds > 0)
+                .then_some(spec.rollout.min_ready_seconds),
             revision_history_limit: Some(5),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels::labels(&v.name, Component::Api, &spec.image)),
-                    annotations: Some(annotations),
-                    ..Default::default()
-                }),
-                spec: Some(PodSpec {
-                    containers: vec![container],
-                    volumes: Some(vec![pod::tmp_volume()]),
-                    security_context: Some(pod::pod_security_context()),
-                    termination_grace_period_seconds: Some(termination_grace_period_seconds(
-                        &v.shutdown,
-                    )),
-                    // The API never calls the Kubernetes API.
-                    automount_service_account_token: Some(false),
-                    // Service links would add a variable per Service in the namespace.
-                    enable_service_links: Some(false),
-                    image_pull_secrets: non_empty_vec(&spec.image_pull_secrets),
-                    node_selector: non_empty(&spec.node_selector),
-                    tolerations: non_empty_vec(&spec.tolerations),
-                    affinity: Some(pod::affinity(v)),
-                    ..Default::default()
-                }),
-            },
+            template: merge_unsupported(
+                v,
+                PodTemplateSpec {
+                    metadata: Some(ObjectMeta {
+                        labels: Some(pod_labels(v, Component::Api)),
+                        annotations: Some(annotations),
+                        ..Default::default()
+                    }),
+                    spec: Some(PodSpec {
+                        containers,
+                        init_containers: non_empty_vec(&v.init_containers),
+                        volumes: Some(pod::volumes(v)),
+                        security_context: Some(pod::pod_security_context()),
+                        termination_grace_period_seconds: Some(termination_grace_period_seconds(
+                            &v.shutdown,
+                        )),
+                        // The API never calls the Kubernetes API: no token unless asked for.
+                        automount_service_account_token: Some(spec.automount_service_account_token),
+                        service_account_name: spec.service_account_name.clone(),
+                        priority_class_name: spec.priority_class_name.clone(),
+                        topology_spread_constraints: non_empty_vec(
+                            &spec.topology_spread_constraints,
+                        ),
+                        // Service links would add a variable per Service in the namespace.
+                        enable_service_links: Some(false),
+                        image_pull_secrets: non_empty_vec(&spec.image_pull_secrets),
+                        node_selector: non_empty(&spec.node_selector),
+                        tolerations: non_empty_vec(&spec.tolerations),
+                        affinity: Some(pod::affinity(v)),
+                        ..Default::default()
+                    }),
+                },
+            ),
             ..Default::default()
         },
         status: None,
     }
+}
+
+/// spec.unsupported.podTemplate merged last ([`super::merge`]). validate() checked that the
+/// patch is a pod template; a merge of two pod templates is one, so the fallback to the
+/// unmerged template is not expected to run.
+fn merge_unsupported(v: &ValidatedWebEDT, template: PodTemplateSpec) -> PodTemplateSpec {
+    let Some(patch) = &v.spec.unsupported.pod_template else {
+        return template;
+    };
+    let Ok(mut value) = serde_json::to_value(&template) else {
+        return template;
+    };
+    super::merge::merge(&mut value, patch);
+    serde_json::from_value(value).unwrap_or(template)
 }

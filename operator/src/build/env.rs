@@ -47,13 +47,18 @@ pub fn api_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
             .find(|s| s.var == var)
             .map(|s| secret(s.var, &s.key))
     };
-    let mut env: Vec<EnvVar> = [
-        from_secret(names::DATABASE_URL),
-        from_secret(names::SESSION_SECRET),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let mut env: Vec<EnvVar> = v
+        .database
+        .iter()
+        .map(|s| secret(s.var, &s.key))
+        .chain(from_secret(names::SESSION_SECRET))
+        .collect();
+    if let Some(tls) = &v.spec.database.tls {
+        env.push(value(names::DB_SSLMODE, tls.ssl_mode.as_str()));
+        if tls.ca_secret_ref.is_some() || tls.ca_config_map_ref.is_some() {
+            env.push(value(names::DB_SSLROOTCERT, super::pod::DB_CA_FILE));
+        }
+    }
     env.extend([
         value(names::PORT, HTTP_PORT.to_string()),
         EnvVar {
@@ -74,8 +79,23 @@ pub fn api_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
             (!v.migrations_as_job()).to_string(),
         ),
     ]);
-    let settings = [v.pool.to_env(), v.orphans.to_env(), v.shutdown.to_env()].concat();
+    env.extend(from_secret(names::DATABASE_DIRECT_URL));
+    let settings = [
+        v.pool.to_env(),
+        v.orphans.to_env(),
+        v.shutdown.to_env(),
+        v.scale.to_env(),
+        v.limits.to_env(),
+        v.provider_limits.to_env(),
+    ]
+    .concat();
     env.extend(settings.into_iter().map(|(k, val)| value(k, val)));
+    if v.spec.ingress.enabled {
+        env.push(value(
+            names::TRUSTED_PROXY_HOPS,
+            v.spec.ingress.trusted_proxy_hops.to_string(),
+        ));
+    }
     env.extend(provider_env(v, &from_secret));
     env.extend(v.spec.env.iter().cloned());
     env

@@ -1,4 +1,4 @@
-//! The HorizontalPodAutoscaler (autoscaling/v2) on CPU utilization.
+//! The HorizontalPodAutoscaler (autoscaling/v2): CPU, optionally memory and custom metrics.
 
 use super::{Role, object_meta};
 use crate::validate::ValidatedWebEDT;
@@ -22,20 +22,36 @@ pub fn build(v: &ValidatedWebEDT) -> Option<HorizontalPodAutoscaler> {
             },
             min_replicas: Some(a.min_replicas),
             max_replicas: a.max_replicas,
-            metrics: Some(vec![MetricSpec {
-                type_: "Resource".into(),
-                resource: Some(ResourceMetricSource {
-                    name: "cpu".into(),
-                    target: MetricTarget {
-                        type_: "Utilization".into(),
-                        average_utilization: Some(a.target_cpu_utilization_percentage),
-                        ..Default::default()
-                    },
-                }),
-                ..Default::default()
-            }]),
-            behavior: None,
+            metrics: Some(metrics(v)),
+            behavior: a.behavior.clone(),
         },
         status: None,
     })
+}
+
+fn utilization(resource: &str, percent: i32) -> MetricSpec {
+    MetricSpec {
+        type_: "Resource".into(),
+        resource: Some(ResourceMetricSource {
+            name: resource.into(),
+            target: MetricTarget {
+                type_: "Utilization".into(),
+                average_utilization: Some(percent),
+                ..Default::default()
+            },
+        }),
+        ..Default::default()
+    }
+}
+
+/// CPU always (the requests the operator defaults are sized for it), memory when asked, then
+/// the spec's own metrics; the autoscaler follows whichever wants the most pods.
+fn metrics(v: &ValidatedWebEDT) -> Vec<MetricSpec> {
+    let a = &v.spec.autoscaling;
+    let mut m = vec![utilization("cpu", a.target_cpu_utilization_percentage)];
+    if let Some(p) = a.target_memory_utilization_percentage {
+        m.push(utilization("memory", p));
+    }
+    m.extend(v.hpa_metrics.iter().cloned());
+    m
 }

@@ -30,39 +30,56 @@ pub fn build(v: &ValidatedWebEDT) -> Option<Ingress> {
     let mut metadata = object_meta(v, Role::Ingress);
     metadata.annotations = Some(annotations);
 
+    // The first host (or every host when it is unset), then the extra hosts.
+    let hosts = std::iter::once((spec.host.clone(), &spec.paths, spec.tls.as_ref())).chain(
+        spec.extra_hosts
+            .iter()
+            .map(|h| (Some(h.host.clone()), &h.paths, h.tls.as_ref())),
+    );
+    let mut rules = Vec::new();
+    let mut tls = Vec::new();
+    for (host, paths, host_tls) in hosts {
+        rules.push(IngressRule {
+            host: host.clone(),
+            http: Some(HTTPIngressRuleValue {
+                paths: paths.iter().map(|p| path(v, p)).collect(),
+            }),
+        });
+        if let Some(t) = host_tls {
+            tls.push(IngressTLS {
+                hosts: host.map(|h| vec![h]),
+                secret_name: Some(t.secret_name.clone()),
+            });
+        }
+    }
+
     Some(Ingress {
         metadata,
         spec: Some(IngressSpec {
             ingress_class_name: spec.class_name.clone(),
-            rules: Some(vec![IngressRule {
-                host: spec.host.clone(),
-                http: Some(HTTPIngressRuleValue {
-                    paths: vec![HTTPIngressPath {
-                        path: Some("/".into()),
-                        path_type: "Prefix".into(),
-                        backend: IngressBackend {
-                            service: Some(IngressServiceBackend {
-                                name: Role::ApiService.name(v),
-                                port: Some(ServiceBackendPort {
-                                    name: Some(HTTP_PORT_NAME.into()),
-                                    number: None,
-                                }),
-                            }),
-                            resource: None,
-                        },
-                    }],
-                }),
-            }]),
-            tls: spec.tls.as_ref().map(|t| {
-                vec![IngressTLS {
-                    hosts: spec.host.clone().map(|h| vec![h]),
-                    secret_name: Some(t.secret_name.clone()),
-                }]
-            }),
+            rules: Some(rules),
+            tls: (!tls.is_empty()).then_some(tls),
             default_backend: None,
         }),
         status: None,
     })
+}
+
+fn path(v: &ValidatedWebEDT, prefix: &str) -> HTTPIngressPath {
+    HTTPIngressPath {
+        path: Some(prefix.into()),
+        path_type: "Prefix".into(),
+        backend: IngressBackend {
+            service: Some(IngressServiceBackend {
+                name: Role::ApiService.name(v),
+                port: Some(ServiceBackendPort {
+                    name: Some(HTTP_PORT_NAME.into()),
+                    number: None,
+                }),
+            }),
+            resource: None,
+        },
+    }
 }
 
 /// Public URL of the Ingress, for `status.endpoint`; `None` without a host.

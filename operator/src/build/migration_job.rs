@@ -2,8 +2,9 @@
 //! Its name carries a hash of the image, so a new image gets a new Job and the old one stays
 //! as a record; a Job's pod template is immutable, so it is created, never updated.
 
+use super::labels::Component;
 use super::pod::{self, non_empty, non_empty_vec};
-use super::{Role, api_env, hex, object_meta};
+use super::{Role, api_env, hex, object_meta, pod_labels};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::batch::v1::{Job, JobSpec};
 use k8s_openapi::api::core::v1::{Container, PodSpec, PodTemplateSpec};
@@ -25,12 +26,12 @@ pub fn build(v: &ValidatedWebEDT) -> Job {
     let meta = object_meta(v, Role::MigrationJob);
     Job {
         spec: Some(JobSpec {
-            backoff_limit: Some(4),
+            backoff_limit: Some(spec.migrations.backoff_limit),
             // A migration that hangs (a lock held elsewhere) must fail visibly.
-            active_deadline_seconds: Some(1800),
+            active_deadline_seconds: Some(spec.migrations.active_deadline_seconds),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
-                    labels: meta.labels.clone(),
+                    labels: Some(pod_labels(v, Component::Migration)),
                     ..Default::default()
                 }),
                 spec: Some(PodSpec {
@@ -42,14 +43,25 @@ pub fn build(v: &ValidatedWebEDT) -> Job {
                         command: Some(COMMAND.iter().map(|s| s.to_string()).collect()),
                         // Same environment as the API: `migrate` parses the same settings.
                         env: Some(api_env(v)),
-                        resources: Some(pod::resources(v)),
+                        // The database CA bundle and the like reach the Job as they reach the
+                        // API pods; init containers and sidecars do not (a sidecar would keep
+                        // the Job from completing).
+                        env_from: non_empty_vec(&spec.env_from),
+                        resources: Some(
+                            spec.migrations
+                                .resources
+                                .clone()
+                                .unwrap_or_else(|| pod::resources(v)),
+                        ),
                         security_context: Some(pod::container_security_context()),
-                        volume_mounts: Some(vec![pod::tmp_mount()]),
+                        volume_mounts: Some(pod::volume_mounts(v)),
                         ..Default::default()
                     }],
-                    volumes: Some(vec![pod::tmp_volume()]),
+                    volumes: Some(pod::volumes(v)),
                     security_context: Some(pod::pod_security_context()),
-                    automount_service_account_token: Some(false),
+                    automount_service_account_token: Some(spec.automount_service_account_token),
+                    service_account_name: spec.service_account_name.clone(),
+                    priority_class_name: spec.priority_class_name.clone(),
                     enable_service_links: Some(false),
                     image_pull_secrets: non_empty_vec(&spec.image_pull_secrets),
                     node_selector: non_empty(&spec.node_selector),

@@ -7,11 +7,13 @@
 
 mod env;
 mod pod;
+pub use pod::{DB_CA_FILE, DB_CA_VOLUME, TMP_VOLUME};
 
 pub mod deployment;
 pub mod hpa;
 pub mod ingress;
 pub mod labels;
+pub mod merge;
 pub mod migration_job;
 pub mod network_policy;
 pub mod pdb;
@@ -244,8 +246,30 @@ pub(crate) fn object_meta(v: &ValidatedWebEDT, role: Role) -> ObjectMeta {
     ObjectMeta {
         name: Some(role.name(v)),
         namespace: Some(v.namespace.clone()),
-        labels: Some(labels::labels(&v.name, role.component(), &v.spec.image)),
+        labels: Some(object_labels(v, role.component())),
         owner_references: Some(vec![owner_reference(v)]),
         ..Default::default()
     }
+}
+
+/// spec.commonLabels with the operator's own labels over them (ours decide selection and
+/// ownership, so a user label cannot change them).
+pub(crate) fn object_labels(
+    v: &ValidatedWebEDT,
+    component: labels::Component,
+) -> std::collections::BTreeMap<String, String> {
+    let mut l = v.spec.common_labels.clone();
+    l.extend(labels::labels(&v.name, component, &v.spec.image));
+    l
+}
+
+/// Labels of a pod: common labels, then spec.podLabels, then the operator's own.
+pub(crate) fn pod_labels(
+    v: &ValidatedWebEDT,
+    component: labels::Component,
+) -> std::collections::BTreeMap<String, String> {
+    let mut l = v.spec.common_labels.clone();
+    l.extend(v.spec.pod_labels.clone());
+    l.extend(labels::labels(&v.name, component, &v.spec.image));
+    l
 }

@@ -4,9 +4,9 @@
 use super::labels::{self, Component};
 use crate::validate::ValidatedWebEDT;
 use k8s_openapi::api::core::v1::{
-    Affinity, Capabilities, EmptyDirVolumeSource, PodAffinityTerm, PodAntiAffinity,
-    PodSecurityContext, ResourceRequirements, SeccompProfile, SecurityContext, Volume, VolumeMount,
-    WeightedPodAffinityTerm,
+    Affinity, Capabilities, ConfigMapVolumeSource, EmptyDirVolumeSource, KeyToPath,
+    PodAffinityTerm, PodAntiAffinity, PodSecurityContext, ResourceRequirements, SeccompProfile,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount, WeightedPodAffinityTerm,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
@@ -14,7 +14,12 @@ use std::collections::BTreeMap;
 
 /// The image's non-root user and group.
 pub const RUN_AS: i64 = 65532;
-const TMP_VOLUME: &str = "tmp";
+pub const TMP_VOLUME: &str = "tmp";
+/// The database CA bundle (spec.database.tls), mounted read-only.
+pub const DB_CA_VOLUME: &str = "db-ca";
+const DB_CA_DIR: &str = "/etc/webedt/db-ca";
+/// DB_SSLROOTCERT: the CA bundle's path in the pods.
+pub const DB_CA_FILE: &str = "/etc/webedt/db-ca/ca.crt";
 
 pub fn pod_security_context() -> PodSecurityContext {
     PodSecurityContext {
@@ -67,6 +72,61 @@ pub fn tmp_mount() -> VolumeMount {
         mount_path: "/tmp".into(),
         ..Default::default()
     }
+}
+
+/// /tmp, the database CA when configured, then spec.volumes.
+pub fn volumes(v: &ValidatedWebEDT) -> Vec<Volume> {
+    let mut all = vec![tmp_volume()];
+    all.extend(db_ca_volume(v));
+    all.extend(v.volumes.iter().cloned());
+    all
+}
+
+/// /tmp, the database CA when configured, then spec.volumeMounts.
+pub fn volume_mounts(v: &ValidatedWebEDT) -> Vec<VolumeMount> {
+    let mut all = vec![tmp_mount()];
+    if db_ca_volume(v).is_some() {
+        all.push(VolumeMount {
+            name: DB_CA_VOLUME.into(),
+            mount_path: DB_CA_DIR.into(),
+            read_only: Some(true),
+            ..Default::default()
+        });
+    }
+    all.extend(v.spec.volume_mounts.iter().cloned());
+    all
+}
+
+/// The CA bundle of spec.database.tls as a volume holding one file, `ca.crt`.
+fn db_ca_volume(v: &ValidatedWebEDT) -> Option<Volume> {
+    let tls = v.spec.database.tls.as_ref()?;
+    let item = |key: &str| {
+        Some(vec![KeyToPath {
+            key: key.to_string(),
+            path: "ca.crt".into(),
+            ..Default::default()
+        }])
+    };
+    let mut volume = Volume {
+        name: DB_CA_VOLUME.into(),
+        ..Default::default()
+    };
+    if let Some(r) = &tls.ca_secret_ref {
+        volume.secret = Some(SecretVolumeSource {
+            secret_name: Some(r.name.clone()),
+            items: item(&r.key),
+            ..Default::default()
+        });
+    } else if let Some(r) = &tls.ca_config_map_ref {
+        volume.config_map = Some(ConfigMapVolumeSource {
+            name: r.name.clone(),
+            items: item(&r.key),
+            ..Default::default()
+        });
+    } else {
+        return None;
+    }
+    Some(volume)
 }
 
 /// spec.resources, or modest defaults. A CPU request is always there, because the autoscaler

@@ -20,15 +20,24 @@ pub fn build(v: &ValidatedWebEDT) -> Option<DynamicObject> {
         return None;
     }
     let mut obj = DynamicObject::new(&v.name, &api_resource());
+    let sm = &v.spec.service_monitor;
     obj.metadata = object_meta(v, Role::ServiceMonitor);
+    // The user's labels select it for a Prometheus; ours still identify it as the operator's.
+    let mut all = sm.labels.clone();
+    all.extend(obj.metadata.labels.take().unwrap_or_default());
+    obj.metadata.labels = Some(all);
+    let mut endpoint = json!({
+        "port": HTTP_PORT_NAME,
+        "path": "/metrics",
+        "interval": sm.interval,
+    });
+    if let Some(t) = &sm.scrape_timeout {
+        endpoint["scrapeTimeout"] = json!(t);
+    }
     obj.data = json!({
         "spec": {
             "selector": { "matchLabels": labels::selector(&v.name, Component::Api) },
-            "endpoints": [{
-                "port": HTTP_PORT_NAME,
-                "path": "/metrics",
-                "interval": "30s",
-            }],
+            "endpoints": [endpoint],
         }
     });
     Some(obj)

@@ -140,6 +140,8 @@ struct Memo {
     applied: HashMap<Child, Applied>,
     /// The last status written.
     written: Option<WrittenStatus>,
+    /// The conditions of the last status written (the cache may not have them yet).
+    conditions: Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>,
 }
 
 impl Context {
@@ -403,7 +405,7 @@ impl<'a> Reconcile<'a> {
             selector: Some(labels::selector_string(&v.name)),
             endpoint: Some(endpoint(&v)),
         };
-        let new = status::compute(&self.old, &observed, &now());
+        let new = status::compute(&self.old_fresh(), &observed, &now());
         self.write_status(&new).await?;
         if v.findings.contains(&Finding::IngressWithoutTls)
             && self.old.observed_generation != generation

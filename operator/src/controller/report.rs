@@ -39,8 +39,16 @@ impl Reconcile<'_> {
             selector: None,
             endpoint: None,
         };
-        let new = status::compute(&self.old, &observed, &now());
+        let new = status::compute(&self.old_fresh(), &observed, &now());
         self.write_status(&new).await
+    }
+
+    /// The cached status with each condition replaced by the one this controller last wrote
+    /// when that is fresher: a stale cache must not make a condition look newly flipped (its
+    /// lastTransitionTime would move later than the real transition).
+    pub(super) fn old_fresh(&self) -> WebEDTStatus {
+        let written = self.memo(|m| m.conditions.clone());
+        status::freshest(&self.old, &written)
     }
 
     /// Writes the status when it changed; publishes Events for condition transitions.
@@ -88,7 +96,10 @@ impl Reconcile<'_> {
             what: format!("WebEDT {}/{}", self.ns, self.name),
             source,
         })?;
-        self.memo(|m| m.written = Some(written));
+        self.memo(|m| {
+            m.written = Some(written);
+            m.conditions = new.conditions.clone();
+        });
         self.transition_events(new).await;
         Ok(())
     }

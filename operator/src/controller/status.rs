@@ -87,6 +87,20 @@ fn condition(
     }
 }
 
+/// `cached` with each condition replaced by the matching one of `written` when that one's
+/// lastTransitionTime is later (the fresher knowledge of when it last flipped).
+pub fn freshest(cached: &WebEDTStatus, written: &[Condition]) -> WebEDTStatus {
+    let mut out = cached.clone();
+    for w in written {
+        match out.conditions.iter_mut().find(|c| c.type_ == w.type_) {
+            Some(c) if c.last_transition_time.0 < w.last_transition_time.0 => *c = w.clone(),
+            Some(_) => {}
+            None => out.conditions.push(w.clone()),
+        }
+    }
+    out
+}
+
 /// The status after a reconcile.
 pub fn compute(old: &WebEDTStatus, o: &Observed, now: &Time) -> WebEDTStatus {
     let g = o.generation;
@@ -94,10 +108,12 @@ pub fn compute(old: &WebEDTStatus, o: &Observed, now: &Time) -> WebEDTStatus {
     let d_status = o.deployment.as_ref().and_then(|d| d.status.clone());
     let rolled = o.deployment.as_ref().map(rollout);
 
-    let budget = o
-        .findings
-        .iter()
-        .find(|f| matches!(f, Finding::ConnectionBudgetExceeded { .. }));
+    let budget = o.findings.iter().find(|f| {
+        matches!(
+            f,
+            Finding::ConnectionBudgetExceeded(_) | Finding::PoolerClientsExceeded(_)
+        )
+    });
     let degraded = match (&o.outcome, budget) {
         (Outcome::Blocked { reason, message }, _) => condition(
             c,
@@ -404,5 +420,44 @@ mod tests {
             ("Paused", Some(8))
         );
         assert_eq!(p.observed_generation, s.observed_generation);
+    }
+
+    #[test]
+    fn a_stale_cache_does_not_move_the_transition_time_later() {
+        // Ready flipped to True at 200 and was written; the cache still shows the status from
+        // before (False since 100). The next reconcile at 300 must keep 200.
+        let before = compute(
+            &WebEDTStatus::default(),
+            &observed(deployment(3, 2), Outcome::Applied),
+            &t(100),
+        );
+        let written = compute(
+            &before,
+            &observed(deployment(3, 3), Outcome::Applied),
+            &t(200),
+        );
+        let ready = |s: &WebEDTStatus| get(s, ConditionType::Ready).unwrap().clone();
+        assert_eq!(ready(&written).status, "True");
+        let stale_cache = before.clone();
+        let naive = compute(
+            &stale_cache,
+            &observed(deployment(3, 3), Outcome::Applied),
+            &t(300),
+        );
+        assert_eq!(ready(&naive).last_transition_time, t(300), "the bug");
+        let fixed = compute(
+            &freshest(&stale_cache, &written.conditions),
+            &observed(deployment(3, 3), Outcome::Applied),
+            &t(300),
+        );
+        assert_eq!(ready(&fixed).last_transition_time, t(200));
+        // A cache that is fresher than the memo (another leader wrote later) wins.
+        let later = compute(
+            &written,
+            &observed(deployment(3, 2), Outcome::Applied),
+            &t(400),
+        );
+        let kept = freshest(&later, &written.conditions);
+        assert_eq!(ready(&kept).status, "False");
     }
 }

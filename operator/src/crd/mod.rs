@@ -10,25 +10,32 @@
 //! cost is unbounded.
 
 mod database;
+mod limits;
 mod networking;
+mod pod;
 mod providers;
 mod scaling;
 mod settings;
 mod status;
 
 pub use database::{
-    DatabaseSecretRef, DatabaseSpec, SESSION_SECRET_KEY, SessionSecretRef, SessionSecretSpec,
+    CredentialsSecretRef, DatabaseSecretRef, DatabaseSpec, DatabaseTlsSpec, KeyRef, PoolerMode,
+    PoolerSpec, SESSION_SECRET_KEY, SessionSecretRef, SessionSecretSpec, SslMode,
 };
+pub use limits::{EventsSpec, LimitsSpec, RetentionSpec};
 pub use networking::{
-    IngressSpec, IngressTls, NetworkPolicySpec, ServiceMonitorSpec, ServiceSpec, ServiceType,
+    IngressHost, IngressSpec, IngressTls, NetworkPolicySpec, ServiceMonitorSpec, ServiceSpec,
+    ServiceType, TrafficPolicy,
 };
+pub use pod::{ProbeTuning, ProbesSpec, RolloutSpec, ShutdownSpec, UnsupportedSpec};
 pub use providers::{DefaultProvider, ProviderSpec, ProvidersSpec, SecretKeyRef, WorkerSpec};
 pub use scaling::{AutoscalingSpec, PodDisruptionBudgetSpec};
 pub use settings::{MigrationMode, MigrationsSpec, OrphansSpec, PoolSpec};
 pub use status::{ConditionType, WebEDTStatus};
 
 use k8s_openapi::api::core::v1::{
-    Affinity, EnvVar, LocalObjectReference, ResourceRequirements, Toleration,
+    Affinity, EnvFromSource, EnvVar, LocalObjectReference, ResourceRequirements, Toleration,
+    TopologySpreadConstraint, VolumeMount,
 };
 use kube::{CustomResource, KubeSchema};
 use serde::{Deserialize, Serialize};
@@ -98,6 +105,8 @@ pub const MAX_NAME_LENGTH: usize = 40;
 )]
 #[x_kube(
     validation = Rule::new("!self.autoscaling.enabled || !has(self.resources) || (has(self.resources.requests) && 'cpu' in self.resources.requests)").message("autoscaling on CPU utilization needs resources.requests.cpu (or leave resources unset to get the default requests)").field_path(".resources"),
+    validation = Rule::new("!self.autoscaling.enabled || !has(self.autoscaling.targetMemoryUtilizationPercentage) || !has(self.resources) || (has(self.resources.requests) && 'memory' in self.resources.requests)").message("autoscaling on memory utilization needs resources.requests.memory (or leave resources unset to get the default requests)").field_path(".resources"),
+    validation = Rule::new("self.rollout.maxSurge > 0 || self.rollout.maxUnavailable > 0").message("rollout.maxSurge and rollout.maxUnavailable cannot both be 0: the rollout could never proceed").field_path(".rollout.maxSurge"),
     validation = Rule::new("!has(self.ingress.tls) || has(self.ingress.host)").message("ingress.tls needs ingress.host: the certificate is issued for that host").field_path(".ingress.host")
 )]
 #[serde(rename_all = "camelCase")]
@@ -143,6 +152,19 @@ pub struct WebEDTSpec {
     #[serde(default)]
     pub providers: ProvidersSpec,
 
+    /// What one client or user may hold: connection timeouts and caps per replica, streams and
+    /// runs per user, registration and login limits.
+    #[serde(default)]
+    pub limits: LimitsSpec,
+
+    /// How long trashed sessions and audit entries are kept.
+    #[serde(default)]
+    pub retention: RetentionSpec,
+
+    /// How runs' events are written.
+    #[serde(default)]
+    pub events: EventsSpec,
+
     /// The Service in front of the pods.
     #[serde(default)]
     pub service: ServiceSpec,
@@ -162,9 +184,82 @@ pub struct WebEDTSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvVar>,
 
+    /// Variables for the API container from whole ConfigMaps or Secrets. Variables the operator
+    /// sets win over these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env_from: Vec<EnvFromSource>,
+
     /// Annotations added to every API pod.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub pod_annotations: BTreeMap<String, String>,
+
+    /// Labels added to every API pod (e.g. for a service mesh or cost allocation). The
+    /// operator's own `app.kubernetes.io/*` labels win.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_labels: BTreeMap<String, String>,
+
+    /// Labels added to every object the operator creates (and its pods), e.g. a team or cost
+    /// centre. The operator's own `app.kubernetes.io/*` labels win.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub common_labels: BTreeMap<String, String>,
+
+    /// ServiceAccount the API pods run as. Unset: the namespace's `default`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub service_account_name: Option<String>,
+
+    /// Mount the ServiceAccount's API token into the API pods. Off by default: the API never
+    /// calls the Kubernetes API, so a token would only be something to steal.
+    #[serde(default)]
+    pub automount_service_account_token: bool,
+
+    /// PriorityClass of the API pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub priority_class_name: Option<String>,
+
+    /// How the API pods spread over zones and nodes (pods' labelSelector is usually the API
+    /// pods' `app.kubernetes.io/instance` and `app.kubernetes.io/component: api`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+
+    /// Extra volumes of the API pods (a database CA bundle is the common case): Kubernetes
+    /// Volume objects, checked by the operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pod::schemaless_list")]
+    pub volumes: Vec<serde_json::Value>,
+
+    /// Where the API container mounts extra volumes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volume_mounts: Vec<VolumeMount>,
+
+    /// Init containers run before the API container: Kubernetes Container objects, checked by
+    /// the operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pod::schemaless_list")]
+    pub init_containers: Vec<serde_json::Value>,
+
+    /// Containers run beside the API container (proxies, log shippers): Kubernetes Container
+    /// objects, checked by the operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "pod::schemaless_list")]
+    pub sidecars: Vec<serde_json::Value>,
+
+    /// Timing of the API container's probes.
+    #[serde(default)]
+    pub probes: ProbesSpec,
+
+    /// The rolling update of the API pods.
+    #[serde(default)]
+    pub rollout: RolloutSpec,
+
+    /// Shutdown timing (drain delay and run timeout); the pods' grace period follows.
+    #[serde(default)]
+    pub shutdown: ShutdownSpec,
+
+    /// Unsupported escape hatches.
+    #[serde(default)]
+    pub unsupported: UnsupportedSpec,
 
     /// Node labels the API pods must be scheduled on.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

@@ -2,6 +2,7 @@
 
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
+use webedt_contract::ProviderLimits;
 
 /// A key of a Secret in the WebEDT's namespace.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -16,7 +17,7 @@ pub struct SecretKeyRef {
 }
 
 /// AI providers the API can run prompts with.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
     validation = Rule::new("!has(self.anthropic) || has(self.anthropic.apiKeySecretRef)").message("providers.anthropic needs apiKeySecretRef: the Anthropic API requires a key").field_path(".anthropic.apiKeySecretRef"),
@@ -40,6 +41,55 @@ pub struct ProvidersSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(transform = super::drop_null_from_enum)]
     pub default: Option<DefaultProvider>,
+    /// Longest wait, in milliseconds, for a connection to a provider
+    /// (PROVIDER_CONNECT_TIMEOUT_MS).
+    #[serde(default = "d_connect")]
+    #[schemars(range(min = 1, max = 600_000))]
+    pub connect_timeout_ms: u64,
+    /// A provider stream silent for this many milliseconds fails the run
+    /// (PROVIDER_IDLE_TIMEOUT_MS).
+    #[serde(default = "d_idle")]
+    #[schemars(range(min = 1, max = 3_600_000))]
+    pub idle_timeout_ms: u64,
+    /// Characters of earlier conversation sent with a follow-up prompt; the oldest turns are
+    /// dropped first. 0 sends follow-ups without history (PROVIDER_HISTORY_MAX_CHARS).
+    #[serde(default = "d_history")]
+    #[schemars(range(max = 100_000_000))]
+    pub history_max_chars: u64,
+}
+
+fn d_connect() -> u64 {
+    ProviderLimits::default().connect_timeout_ms
+}
+fn d_idle() -> u64 {
+    ProviderLimits::default().idle_timeout_ms
+}
+fn d_history() -> u64 {
+    ProviderLimits::default().history_max_chars as u64
+}
+
+impl Default for ProvidersSpec {
+    fn default() -> Self {
+        Self {
+            anthropic: None,
+            openai: None,
+            worker: None,
+            default: None,
+            connect_timeout_ms: d_connect(),
+            idle_timeout_ms: d_idle(),
+            history_max_chars: d_history(),
+        }
+    }
+}
+
+impl ProvidersSpec {
+    pub fn limits(&self) -> ProviderLimits {
+        ProviderLimits {
+            connect_timeout_ms: self.connect_timeout_ms,
+            idle_timeout_ms: self.idle_timeout_ms,
+            history_max_chars: self.history_max_chars as usize,
+        }
+    }
 }
 
 /// One hosted model API.

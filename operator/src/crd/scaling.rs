@@ -1,5 +1,6 @@
 //! Autoscaling and disruption budget.
 
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscalerBehavior;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +26,24 @@ pub struct AutoscalingSpec {
     #[serde(default = "default_target", rename = "targetCPUUtilizationPercentage")]
     #[schemars(range(min = 1, max = 100))]
     pub target_cpu_utilization_percentage: i32,
+    /// Average memory utilization, in percent of the memory request, the autoscaler also aims
+    /// for. Unset: memory is not a scaling signal.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        rename = "targetMemoryUtilizationPercentage"
+    )]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_memory_utilization_percentage: Option<i32>,
+    /// More metrics, passed through as autoscaling/v2 MetricSpecs (`Pods`, `Object`,
+    /// `External`, e.g. streams per pod from a Prometheus adapter); checked by the operator.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(schema_with = "super::pod::schemaless_list")]
+    pub metrics: Vec<serde_json::Value>,
+    /// Scale-up and scale-down policies and stabilization windows (autoscaling/v2 behavior).
+    /// Unset: Kubernetes' defaults.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub behavior: Option<HorizontalPodAutoscalerBehavior>,
 }
 
 fn default_min() -> i32 {
@@ -44,6 +63,9 @@ impl Default for AutoscalingSpec {
             min_replicas: default_min(),
             max_replicas: default_max(),
             target_cpu_utilization_percentage: default_target(),
+            target_memory_utilization_percentage: None,
+            metrics: Vec::new(),
+            behavior: None,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Pool, orphan and migration settings. The numbers end up in the API's environment through
 //! `webedt-contract`, whose `validate()` applies the same rules the CEL rules below state.
 
+use k8s_openapi::api::core::v1::ResourceRequirements;
 use kube::KubeSchema;
 use serde::{Deserialize, Serialize};
 use webedt_contract::{OrphanSettings, PoolSettings};
@@ -130,7 +131,7 @@ impl From<&OrphansSpec> for OrphanSettings {
 }
 
 /// How database migrations are applied.
-#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct MigrationsSpec {
     /// `Job`: a Job per image runs `webedt-api migrate` and the pods start with
@@ -138,6 +139,36 @@ pub struct MigrationsSpec {
     /// advisory lock, so replicas take turns).
     #[serde(default)]
     pub mode: MigrationMode,
+    /// Retries of a failed migration Job pod before the Job fails.
+    #[serde(default = "d_backoff")]
+    #[schemars(range(min = 0, max = 100))]
+    pub backoff_limit: i32,
+    /// Seconds after which a migration still running fails (a lock held elsewhere must fail
+    /// visibly rather than hold the rollout forever).
+    #[serde(default = "d_deadline")]
+    #[schemars(range(min = 1, max = 86_400))]
+    pub active_deadline_seconds: i64,
+    /// CPU and memory of the migration container. Unset: the API container's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+}
+
+fn d_backoff() -> i32 {
+    4
+}
+fn d_deadline() -> i64 {
+    1800
+}
+
+impl Default for MigrationsSpec {
+    fn default() -> Self {
+        Self {
+            mode: MigrationMode::default(),
+            backoff_limit: d_backoff(),
+            active_deadline_seconds: d_deadline(),
+            resources: None,
+        }
+    }
 }
 
 /// How database migrations are applied.

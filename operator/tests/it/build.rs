@@ -6,7 +6,10 @@ use k8s_openapi::api::core::v1::{EnvVar, PodSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use webedt_contract::{OrphanSettings, PoolSettings, ShutdownSettings, names};
+use webedt_contract::{
+    LimitSettings, OrphanSettings, PoolSettings, ProviderLimits, ScaleSettings, ShutdownSettings,
+    names,
+};
 use webedt_operator::build::{
     self, Desired, Inputs, Role, SECRET_HASH_ANNOTATION, SecretVersion, deployment, migration_job,
     secret_hash,
@@ -180,6 +183,9 @@ fn deployment_env_is_complete_at_defaults() {
         PoolSettings::default().to_env(),
         OrphanSettings::default().to_env(),
         ShutdownSettings::default().to_env(),
+        ScaleSettings::default().to_env(),
+        LimitSettings::default().to_env(),
+        ProviderLimits::default().to_env(),
     ]
     .concat()
     .into_iter()
@@ -194,6 +200,11 @@ fn deployment_env_is_complete_at_defaults() {
         build::HTTP_PORT,
         i32::from(webedt_contract::HttpSettings::default().port),
         "the container port is the API's default port"
+    );
+    // No direct URL and no proxy hops unless configured.
+    assert!(
+        !env.iter()
+            .any(|e| e.name == names::DATABASE_DIRECT_URL || e.name == names::TRUSTED_PROXY_HOPS)
     );
     // No provider variables unless configured; no duplicates ever.
     assert!(
@@ -695,44 +706,6 @@ fn session_secret_is_generated_with_the_given_value() {
         placeholder.len() < webedt_contract::MIN_SESSION_SECRET_BYTES,
         "a rendered placeholder must be rejected by the API if applied"
     );
-}
-
-#[test]
-fn connection_budget_finding_carries_the_numbers() {
-    let v = validated(
-        "replicas: 3\npool: {maxConnections: 20}\ndatabase: {secretRef: {name: db}, maxConnections: 50}",
-    );
-    assert_eq!(
-        v.findings,
-        [Finding::ConnectionBudgetExceeded {
-            replicas: 3,
-            per_replica: 20,
-            budget: 50
-        }]
-    );
-    let f = &v.findings[0];
-    assert_eq!(f.reason(), "ConnectionBudgetExceeded");
-    assert!(f.message().contains("60"), "{}", f.message());
-    assert!(f.message().contains("16 or fewer"), "{}", f.message());
-    // Exactly at the budget is fine.
-    let ok = validated(
-        "replicas: 2\npool: {maxConnections: 25}\ndatabase: {secretRef: {name: db}, maxConnections: 50}",
-    );
-    assert!(ok.findings.is_empty());
-    // Autoscaling counts its maximum, not spec.replicas.
-    let hpa = validated(
-        "replicas: 1\nautoscaling: {enabled: true, maxReplicas: 10}\ndatabase: {secretRef: {name: db}, maxConnections: 100}",
-    );
-    assert_eq!(
-        hpa.findings,
-        [Finding::ConnectionBudgetExceeded {
-            replicas: 10,
-            per_replica: 20,
-            budget: 100
-        }]
-    );
-    // No budget declared: nothing to check.
-    assert!(validated("replicas: 50").findings.is_empty());
 }
 
 #[test]
