@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("self.loadBalancerSourceRanges.size() == 0 || self.type == 'LoadBalancer'").message("service.loadBalancerSourceRanges applies only to type LoadBalancer").field_path(".loadBalancerSourceRanges"),
+    validation = Rule::new("!has(self.loadBalancerSourceRanges) || self.loadBalancerSourceRanges.size() == 0 || self.type == 'LoadBalancer'").message("service.loadBalancerSourceRanges applies only to type LoadBalancer").field_path(".loadBalancerSourceRanges"),
     validation = Rule::new("!has(self.externalTrafficPolicy) || self.type != 'ClusterIP'").message("service.externalTrafficPolicy applies only to types NodePort and LoadBalancer").field_path(".externalTrafficPolicy")
 )]
 pub struct ServiceSpec {
@@ -31,7 +31,7 @@ pub struct ServiceSpec {
     #[schemars(transform = super::drop_null_from_enum)]
     pub external_traffic_policy: Option<TrafficPolicy>,
     /// CIDRs allowed to reach a LoadBalancer Service, e.g. `["203.0.113.0/24"]`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 100))]
     pub load_balancer_source_ranges: Vec<String>,
 }
@@ -84,8 +84,7 @@ impl ServiceType {
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(
-    validation = Rule::new("self.paths.all(p, p.startsWith('/'))").message("ingress.paths must start with /").field_path(".paths"),
-    validation = Rule::new("self.extraHosts.size() == 0 || has(self.host)").message("ingress.extraHosts needs ingress.host (the first host)").field_path(".extraHosts")
+    validation = Rule::new("!has(self.extraHosts) || self.extraHosts.size() == 0 || has(self.host)").message("ingress.extraHosts needs ingress.host (the first host)").field_path(".extraHosts")
 )]
 pub struct IngressSpec {
     /// Create the Ingress.
@@ -106,7 +105,7 @@ pub struct IngressSpec {
     /// Path prefixes routed to the API on `host` (Prefix match). The API serves its UI at `/`,
     /// so anything narrower serves only the API.
     #[serde(default = "default_paths")]
-    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 1024)))]
+    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 1024), pattern("^/")))]
     pub paths: Vec<String>,
     /// More host names the Ingress answers, each with its own paths and certificate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -150,16 +149,13 @@ impl Default for IngressSpec {
 /// One more host of the Ingress.
 #[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
 #[serde(rename_all = "camelCase")]
-#[x_kube(
-    validation = Rule::new("self.paths.all(p, p.startsWith('/'))").message("ingress.extraHosts[].paths must start with /").field_path(".paths")
-)]
 pub struct IngressHost {
     /// The host name, e.g. `webedt.example.org`.
     #[schemars(length(min = 1, max = 253))]
     pub host: String,
     /// Path prefixes routed to the API on this host.
     #[serde(default = "default_paths")]
-    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 1024)))]
+    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 1024), pattern("^/")))]
     pub paths: Vec<String>,
     /// Terminate TLS for this host with the certificate in this Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -88,8 +88,8 @@ pub fn spec_errors_named(name: &str, spec_yaml: &str) -> Vec<String> {
 }
 
 /// The OpenAPI v3 checks a structural CRD schema implies: types, required fields, enums,
-/// numeric and length bounds, and no unknown fields (what `kubectl apply --validate=strict`
-/// rejects). `pattern` and `format` are not checked.
+/// numeric and length bounds, string patterns, and no unknown fields (what `kubectl apply
+/// --validate=strict` rejects). `format` is not checked.
 pub fn structural(schema: &Value, v: &Value, path: &str, root: bool, errors: &mut Vec<String>) {
     let s = |k: &str| schema.get(k);
     if v.is_null() {
@@ -172,6 +172,13 @@ pub fn structural(schema: &Value, v: &Value, path: &str, root: bool, errors: &mu
                     .is_some_and(|m| n < m)
                 {
                     errors.push(format!("{path}: shorter than minLength"));
+                }
+                if let Some(pattern) = s("pattern").and_then(Value::as_str)
+                    && !regex::Regex::new(pattern)
+                        .expect("CRD patterns compile")
+                        .is_match(text)
+                {
+                    errors.push(format!("{path}: should match '{pattern}'"));
                 }
             }
         },

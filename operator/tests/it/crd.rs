@@ -141,7 +141,10 @@ fn schema_defaults_are_the_contract_defaults() {
         spec["service"]["default"],
         json!({"type": "ClusterIP", "port": 80})
     );
-    assert_eq!(spec["migrations"]["default"], json!({"mode": "Job"}));
+    assert_eq!(
+        spec["migrations"]["default"],
+        json!({"mode": "Job", "backoffLimit": 4, "activeDeadlineSeconds": 1800})
+    );
     assert_eq!(
         spec["podDisruptionBudget"]["default"],
         json!({"enabled": true, "maxUnavailable": 1})

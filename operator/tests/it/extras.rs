@@ -431,7 +431,7 @@ fn ingress_with_several_hosts_paths_and_tls_per_host() {
         ),
         (
             "ingress: {enabled: true, host: a.example, extraHosts: [{host: b.example, paths: [x]}]}",
-            "extraHosts[].paths",
+            "extraHosts[0].paths[0]",
         ),
     ] {
         let errors = spec_errors(&format!("{MINIMAL}\n{bad}"));

@@ -88,21 +88,15 @@ fn limits_the_contract_refuses_are_refused_offline_and_by_admission() {
         reason("providers: {idleTimeoutMs: 0}"),
         "InvalidProviderSettings"
     );
-    for bad in [
-        "limits: {runsPerUser: 0}",
-        "limits: {streamsPerUser: -1}",
-        "retention: {trashDays: 0}",
-        "events: {textCoalesceMs: 5000}",
-        "providers: {connectTimeoutMs: 0}",
-        "ingress: {enabled: true, trustedProxyHops: 0}",
+    for (bad, field) in [
+        ("limits: {runsPerUser: 0}", "runsPerUser"),
+        ("limits: {streamsPerUser: -1}", "streamsPerUser"),
+        ("retention: {trashDays: 0}", "trashDays"),
+        ("events: {textCoalesceMs: 5000}", "textCoalesceMs"),
+        ("providers: {connectTimeoutMs: 0}", "connectTimeoutMs"),
+        ("ingress: {enabled: true, trustedProxyHops: 0}", "trustedProxyHops"),
     ] {
         let errors = spec_errors(&format!("{MINIMAL}\n{bad}"));
-        let field = bad
-            .split(['{', ':'])
-            .nth(2)
-            .unwrap()
-            .trim()
-            .trim_start_matches('{');
         assert!(
             errors.iter().any(|e| e.contains(field)),
             "{bad}: errors name the field {field}: {errors:?}"
