@@ -19,7 +19,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
-use kube::api::{Api, ApiResource, DynamicObject, PartialObjectMeta};
+use kube::api::{Api, ApiResource, DynamicObject, ListParams, PartialObjectMeta};
 use kube::runtime::controller::{Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -43,11 +43,13 @@ pub(super) struct Caches {
     pub hpas: Store<PartialObjectMeta<HorizontalPodAutoscaler>>,
     pub ingresses: Store<PartialObjectMeta<Ingress>>,
     pub network_policies: Store<PartialObjectMeta<NetworkPolicy>>,
+    /// None where the cluster does not serve ServiceMonitors (no Prometheus Operator CRD).
+    pub service_monitors: Option<DynamicMetaStore>,
 }
 
 impl Caches {
-    /// The cache of `kind`; None for a kind without one (the ServiceMonitor: its CRD is not
-    /// ours and may be missing, so it is not watched).
+    /// The cache of `kind`; None for a kind without one (the ServiceMonitor where its CRD was
+    /// not installed when the operator started).
     pub fn of(&self, kind: Kind) -> Option<&dyn ChildCache> {
         match kind {
             Kind::Secret => Some(&self.secrets),
@@ -58,7 +60,7 @@ impl Caches {
             Kind::HorizontalPodAutoscaler => Some(&self.hpas),
             Kind::Ingress => Some(&self.ingresses),
             Kind::NetworkPolicy => Some(&self.network_policies),
-            Kind::ServiceMonitor => None,
+            Kind::ServiceMonitor => self.service_monitors.as_ref().map(|c| c as _),
         }
     }
 }
@@ -89,6 +91,49 @@ impl<K: Resource<DynamicType = ()> + Clone + 'static> ChildCache for Store<K> {
         self.get(&ObjectRef::new(name).within(ns))
             .filter(|o| o.meta().deletion_timestamp.is_none())
             .map(|o| o.owner_references().to_vec())
+    }
+}
+
+/// The metadata cache of a kind known only at run time (the ServiceMonitor).
+pub(super) struct DynamicMetaStore {
+    store: Store<PartialObjectMeta<DynamicObject>>,
+    ar: ApiResource,
+}
+
+impl ChildCache for DynamicMetaStore {
+    fn has_synced(&self) -> bool {
+        self.store
+            .wait_until_ready()
+            .now_or_never()
+            .is_some_and(|r| r.is_ok())
+    }
+
+    fn stamp(&self, ns: &str, name: &str) -> Option<MetaStamp> {
+        self.store
+            .get(&ObjectRef::new_with(name, self.ar.clone()).within(ns))
+            .map(|o| MetaStamp::of(o.meta()))
+    }
+
+    fn owners(&self, ns: &str, name: &str) -> Option<Vec<OwnerReference>> {
+        self.store
+            .get(&ObjectRef::new_with(name, self.ar.clone()).within(ns))
+            .filter(|o| o.meta().deletion_timestamp.is_none())
+            .map(|o| o.owner_references().to_vec())
+    }
+}
+
+/// Whether the cluster serves the resource `api` names: a one-item metadata list answers 404
+/// when its CRD is not installed. Checked once at start; installing the CRD later takes an
+/// operator restart for the watch (applies work either way).
+async fn served(api: &Api<DynamicObject>) -> bool {
+    match api.list_metadata(&ListParams::default().limit(1)).await {
+        Ok(_) => true,
+        Err(kube::Error::Api(e)) if e.code == 404 => false,
+        Err(error) => {
+            // Forbidden or unreachable: run without the watch rather than not at all.
+            tracing::warn!(%error, "cannot tell whether ServiceMonitors are served; not watching them");
+            false
+        }
     }
 }
 
@@ -259,6 +304,34 @@ pub async fn run_controller(
         managed_by_us.clone(),
         strip_meta,
     );
+    let sm_ar = Kind::ServiceMonitor.api_resource();
+    let sm_api: Api<DynamicObject> = match &ns {
+        Some(n) => Api::namespaced_with(client.clone(), n, &sm_ar),
+        None => Api::all_with(client.clone(), &sm_ar),
+    };
+    let (service_monitors, service_monitor_stream) = if served(&sm_api).await {
+        let writer =
+            reflector::store::Writer::<PartialObjectMeta<DynamicObject>>::new(sm_ar.clone());
+        let store = writer.as_reader();
+        let meta_api: Api<PartialObjectMeta<DynamicObject>> = match &ns {
+            Some(n) => Api::namespaced_with(client.clone(), n, &sm_ar),
+            None => Api::all_with(client.clone(), &sm_ar),
+        };
+        let stream = watcher(meta_api, managed_by_us.clone())
+            .modify(strip_meta)
+            .reflect(writer)
+            .touched_objects();
+        (
+            Some(DynamicMetaStore {
+                store,
+                ar: sm_ar.clone(),
+            }),
+            Some(stream),
+        )
+    } else {
+        tracing::info!("ServiceMonitors are not served here: they are not watched");
+        (None, None)
+    };
     let ctx = Arc::new(Context {
         client: client.clone(),
         settings: settings.clone(),
@@ -275,6 +348,7 @@ pub async fn run_controller(
             hpas,
             ingresses,
             network_policies,
+            service_monitors,
         },
         memos: Mutex::new(HashMap::new()),
     });
@@ -286,6 +360,10 @@ pub async fn run_controller(
             }
         });
     }
+    let controller = match service_monitor_stream {
+        Some(stream) => controller.owns_stream_with(stream, sm_ar),
+        None => controller,
+    };
     controller
         .owns_stream(deployment_stream)
         .owns_stream(service_stream)

@@ -105,7 +105,10 @@ pub struct IngressSpec {
     /// Path prefixes routed to the API on `host` (Prefix match). The API serves its UI at `/`,
     /// so anything narrower serves only the API.
     #[serde(default = "default_paths")]
-    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 1024), pattern("^/")))]
+    #[schemars(
+        length(min = 1, max = 16),
+        inner(length(min = 1, max = 1024), pattern("^/"))
+    )]
     pub paths: Vec<String>,
     /// More host names the Ingress answers, each with its own paths and certificate.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -155,7 +158,10 @@ pub struct IngressHost {
     pub host: String,
     /// Path prefixes routed to the API on this host.
     #[serde(default = "default_paths")]
-    #[schemars(length(min = 1, max = 16), inner(length(min = 1, max = 1024), pattern("^/")))]
+    #[schemars(
+        length(min = 1, max = 16),
+        inner(length(min = 1, max = 1024), pattern("^/"))
+    )]
     pub paths: Vec<String>,
     /// Terminate TLS for this host with the certificate in this Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]

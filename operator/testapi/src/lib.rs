@@ -137,6 +137,8 @@ struct ServerState {
     requests: Mutex<Vec<Request>>,
     faults: Mutex<Vec<(Fault, Instant)>>,
     sim: Mutex<Simulation>,
+    /// Resource plurals this "cluster" does not serve (a CRD that is not installed).
+    absent: Mutex<BTreeSet<String>>,
     log: bool,
 }
 
@@ -185,6 +187,7 @@ impl TestApi {
                 job_duration: Duration::from_millis(300),
                 fail_images: BTreeSet::new(),
             }),
+            absent: Mutex::new(BTreeSet::new()),
             log: std::env::var("TESTAPI_LOG").is_ok_and(|v| v == "1"),
         });
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
@@ -231,6 +234,12 @@ impl TestApi {
     /// Jobs whose first container runs `image` fail.
     pub fn fail_jobs_with_image(&self, image: &str) {
         lock(&self.shared.sim).fail_images.insert(image.to_string());
+    }
+
+    /// Serves `plural` no more: every request for it gets 404, as when its CRD is not
+    /// installed (e.g. `servicemonitors` without the Prometheus Operator).
+    pub fn without(&self, plural: &str) {
+        lock(&self.shared.absent).insert(plural.to_string());
     }
 
     /// Forgets the watch history: any watch from an older resourceVersion gets 410.

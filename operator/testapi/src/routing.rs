@@ -167,6 +167,13 @@ pub(crate) async fn handle(
     let Some(t) = parse_path(&path) else {
         return status_err(404, "NotFound", format!("no route {path}"));
     };
+    if lock(&s.absent).contains(&t.plural) {
+        return status_err(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        );
+    }
     if watch {
         return watch_response(&s, &t, &q);
     }

@@ -726,3 +726,62 @@ async fn watch_namespace_restricts_the_controller_to_one_namespace() {
         "the operator never touched the other namespace"
     );
 }
+
+fn service_monitors(env: &Env) -> kube::Api<kube::api::DynamicObject> {
+    kube::Api::namespaced_with(
+        env.client.clone(),
+        NS,
+        &webedt_operator::build::Kind::ServiceMonitor.api_resource(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_manual_edit_of_the_service_monitor_is_reverted() {
+    let env = Env::start().await;
+    env.db_secret().await;
+    let mut extra = on_startup();
+    extra["serviceMonitor"] = json!({"enabled": true, "interval": "30s"});
+    env.create("demo", extra).await;
+    env.wait_ready("demo").await;
+    let edit = PatchParams {
+        field_manager: Some("kubectl-edit".into()),
+        ..Default::default()
+    };
+    service_monitors(&env)
+        .patch(
+            "demo",
+            &edit,
+            &Patch::Merge(json!({"spec": {"endpoints": [{"port": "http", "interval": "5m"}]}})),
+        )
+        .await
+        .unwrap();
+    eventually("the ServiceMonitor interval is reverted", || async {
+        let sm = service_monitors(&env).get("demo").await.ok()?;
+        (sm.data["spec"]["endpoints"][0]["interval"] == "30s").then_some(())
+    })
+    .await;
+    assert!(
+        env.api
+            .requests()
+            .iter()
+            .any(|r| r.path.contains("servicemonitors") && r.watch),
+        "ServiceMonitors are watched where they are served"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_service_monitor_crd_the_operator_does_not_watch_them() {
+    let api = webedt_testapi::TestApi::start().await;
+    api.without("servicemonitors");
+    let env = Env::start_on(api, test_settings()).await;
+    env.db_secret().await;
+    env.create("demo", on_startup()).await;
+    env.wait_ready("demo").await;
+    let sm_watches = env
+        .api
+        .requests()
+        .iter()
+        .filter(|r| r.path.contains("servicemonitors") && r.watch)
+        .count();
+    assert_eq!(sm_watches, 0, "no watch of an absent kind");
+}

@@ -56,7 +56,11 @@ pub fn test_settings() -> Settings {
 impl Env {
     /// A server, a client, and the controller running with `settings`.
     pub async fn start_with(settings: Settings) -> Self {
-        let api = TestApi::start().await;
+        Self::start_on(TestApi::start().await, settings).await
+    }
+
+    /// The operator against `api`, prepared by the test (e.g. a kind it does not serve).
+    pub async fn start_on(api: TestApi, settings: Settings) -> Self {
         let client = client_for(&api);
         let health = Arc::new(Health::new(Arc::new(Metrics::new())));
         // The operator's own client: unmarked, so faults hit it.

@@ -94,7 +94,10 @@ fn limits_the_contract_refuses_are_refused_offline_and_by_admission() {
         ("retention: {trashDays: 0}", "trashDays"),
         ("events: {textCoalesceMs: 5000}", "textCoalesceMs"),
         ("providers: {connectTimeoutMs: 0}", "connectTimeoutMs"),
-        ("ingress: {enabled: true, trustedProxyHops: 0}", "trustedProxyHops"),
+        (
+            "ingress: {enabled: true, trustedProxyHops: 0}",
+            "trustedProxyHops",
+        ),
     ] {
         let errors = spec_errors(&format!("{MINIMAL}\n{bad}"));
         assert!(
