@@ -5,8 +5,9 @@
 //! with SSE. An event's type is its `event:` field, else its data's `type`:
 //! `assistant_message`/`text` (`text`, `content`, or Claude-style `message.content[]` blocks),
 //! `tool_use` (`id`, `name`, `input`), `tool_result` (`toolUseId`, `content`, `isError`),
-//! `result`/`completed` (the end: `costUsd`/`total_cost_usd`, `usage`), `error` (`message`);
-//! anything else is ignored. A run stopped before the worker finished is also stopped on the
+//! `changes` (the coding worker's report: `branch`, `baseBranch`, `baseCommit`, `headCommit`,
+//! `files`, `diff`, `truncated`), `result`/`completed` (the end: `costUsd`/`total_cost_usd`,
+//! `usage`), `error` (`message`); anything else is ignored. A run stopped before the worker finished is also stopped on the
 //! worker with `POST /interrupt {chatSessionId}`.
 
 use serde_json::{Value, json};
@@ -17,7 +18,7 @@ use webedt_contract::WorkerSettings;
 use webedt_contract::names::AI_WORKER_SECRET;
 
 use super::http::{Emit, Http, Target, secret_header, task_stream, truncated};
-use super::{Provider, ProviderError, ProviderEvent, ProviderStream, RunRequest};
+use super::{Changes, Provider, ProviderError, ProviderEvent, ProviderStream, RunRequest};
 
 const LABEL: &str = "The AI worker";
 const INTERRUPT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -253,6 +254,14 @@ fn normalise(kind: &str, data: &Value) -> Result<Step, ProviderError> {
         }
         "tool_use" => Step::Events(vec![tool_use(data)]),
         "tool_result" => Step::Events(vec![tool_result(data)]),
+        "changes" => match serde_json::from_value::<Changes>(data.clone()) {
+            Ok(c) => Step::Events(vec![ProviderEvent::Changes(c.bounded())]),
+            Err(e) => {
+                // Not a reason to fail the run (its commits are pushed), but never silent.
+                tracing::warn!(error = %e, "the AI worker sent a malformed changes report");
+                Step::Events(vec![])
+            }
+        },
         "result" | "completed" | "complete" | "done" => {
             let usage = first(data, &["usage"]);
             let tokens = |keys: &[&str]| first(usage, keys).as_u64().unwrap_or(0);
@@ -282,5 +291,55 @@ fn text(t: Option<&str>) -> Vec<ProviderEvent> {
     match t {
         Some(t) if !t.is_empty() => vec![ProviderEvent::Text(t.to_string())],
         _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webedt_worker::protocol as wp;
+
+    /// The report exactly as `webedt-worker` serialises it becomes the same report here.
+    #[test]
+    fn the_workers_changes_event_becomes_a_changes_provider_event() {
+        let sent = wp::Changes {
+            branch: "webedt/0123456789abcdef".into(),
+            base_branch: "main".into(),
+            base_commit: "1".repeat(40),
+            head_commit: Some("2".repeat(40)),
+            files: vec![wp::FileChange {
+                path: "README.md".into(),
+                status: "modified".into(),
+                additions: 2,
+                deletions: 0,
+            }],
+            diff: "diff --git a/README.md b/README.md\n".into(),
+            truncated: false,
+        };
+        let event = wp::WorkerEvent::Changes(sent.clone());
+        let data = serde_json::to_value(&event).unwrap();
+        let Ok(Step::Events(list)) = normalise(event.kind(), &data) else {
+            panic!("not an event list")
+        };
+        let [ProviderEvent::Changes(got)] = list.as_slice() else {
+            panic!("{list:?}")
+        };
+        // Field for field, and back to the worker's JSON (minus `type`) when stored.
+        let mut expected = serde_json::to_value(&sent).unwrap();
+        assert_eq!(serde_json::to_value(got).unwrap(), expected);
+        expected["type"] = "changes".into();
+        assert_eq!(expected, data);
+        // A branch that was never pushed has no head.
+        let mut unpushed = data.clone();
+        unpushed["headCommit"] = Value::Null;
+        let Ok(Step::Events(list)) = normalise("changes", &unpushed) else {
+            panic!()
+        };
+        assert!(matches!(&list[0], ProviderEvent::Changes(c) if c.head_commit.is_none()));
+        // Malformed: dropped with a warning, not a failed run.
+        let Ok(Step::Events(list)) = normalise("changes", &json!({"branch": 1})) else {
+            panic!()
+        };
+        assert!(list.is_empty());
     }
 }

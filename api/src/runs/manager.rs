@@ -476,6 +476,12 @@ fn normalise(event: ProviderEvent) -> (&'static str, Value) {
             "tool_result",
             json!({ "toolUseId": tool_use_id, "content": content, "isError": is_error }),
         ),
+        // Its own kind, with the worker's report as data: the changes view reads it from any
+        // replica, for any git host.
+        ProviderEvent::Changes(changes) => (
+            "changes",
+            serde_json::to_value(changes).expect("a changes report serialises"),
+        ),
         ProviderEvent::Usage { .. } => unreachable!("usage is accumulated, not stored"),
     }
 }

@@ -300,3 +300,69 @@ async fn worker_stream_is_stored_as_our_events_and_follow_ups_resume_with_histor
         "a finished run is not interrupted"
     );
 }
+
+/// The coding worker's `changes` report is neither dropped nor reshaped: it is stored as its own
+/// event kind with the worker's fields, between the tool events and the end, and a client that
+/// replays the session's stream receives it.
+#[tokio::test]
+async fn worker_changes_report_is_stored_and_replayed() {
+    let kind = Kind::Worker;
+    let report = json!({
+        "branch": "webedt/0123456789abcdef0123456789abcdef",
+        "baseBranch": "main",
+        "baseCommit": "1111111111111111111111111111111111111111",
+        "headCommit": "2222222222222222222222222222222222222222",
+        "files": [{"path": "README.md", "status": "modified", "additions": 2, "deletions": 0}],
+        "diff": "diff --git a/README.md b/README.md\n+note\n",
+        "truncated": false,
+    });
+    let mut wire_report = report.clone();
+    wire_report["type"] = "changes".into();
+    let wire = vec![
+        sse("text", json!({"type":"text","text":"Editing."})),
+        sse("changes", wire_report),
+        sse(
+            "result",
+            json!({"type":"result","usage":{"inputTokens":3,"outputTokens":4},"costUsd":null,"turns":1,"durationMs":5}),
+        ),
+    ];
+    let fake = Fake::start(vec![stream(wire)]).await;
+    let run = setup(kind, &fake, &[]).await;
+    let (status, events) = run.turn("Add a note").await;
+    assert_eq!(status, "completed");
+    assert_eq!(
+        types(&events),
+        [
+            "user_message",
+            "run_started",
+            "assistant_message",
+            "changes",
+            "completed"
+        ]
+    );
+    assert_eq!(events[3]["data"], report);
+
+    let res = run
+        .app
+        .stream(
+            &run.token,
+            &format!("/api/sessions/{}/events/stream", run.session),
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut reader = crate::support::sse::SseReader::new(res);
+    let mut replayed = None;
+    while let Some(frame) = reader.next(WAIT).await {
+        if frame.event == "changes" {
+            replayed = Some(frame.json());
+        }
+        if frame.event == "completed" {
+            break;
+        }
+    }
+    // The frame's data is the stored event's data.
+    assert_eq!(replayed, Some(report));
+}
