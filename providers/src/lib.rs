@@ -42,6 +42,25 @@ pub struct RunRequest {
     pub prompt: String,
     pub history: Vec<Turn>,
     pub model: String,
+    /// Set for a run of a session with a repository: only the worker runs those.
+    pub coding: Option<CodingRun>,
+}
+
+/// What a coding run works on and with (the worker protocol's `workspace` and `provider`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodingRun {
+    /// `https://…`, or `file://…` in the local run.
+    pub repository_url: String,
+    pub base_branch: String,
+    /// `webedt/…`: the only branch the worker pushes.
+    pub working_branch: String,
+    /// The branch tip the session recorded last; `None` before its first push.
+    pub expected_head: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+    /// The model the worker calls: `anthropic`, `openai` or `demo`; `None`: the worker's default.
+    pub provider: Option<String>,
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -221,6 +240,7 @@ mod tests {
                 turn(Role::Assistant, "answer"),
             ],
             model: "m".into(),
+            coding: None,
         };
         assert_eq!(
             request.conversation(),

@@ -118,13 +118,7 @@ async fn run(
         .filter(|t| !t.text.trim().is_empty())
         .map(|t| json!({ "role": t.role.as_str(), "content": t.text }))
         .collect();
-    let body = json!({
-        "type": if history.is_empty() { "execute" } else { "resume" },
-        "chatSessionId": request.session,
-        "prompt": request.prompt,
-        "history": history,
-        "model": request.model,
-    });
+    let body = execute_body(&request, history);
     let url = format!("{}/execute", settings.url);
     let target = Target {
         label: LABEL,
@@ -174,6 +168,31 @@ async fn run(
         }
     }
     Err(truncated(LABEL))
+}
+
+/// The `/execute` body; a coding run adds its `workspace` and `provider` (no credential yet:
+/// connections to git hosts come later, so only public or local repositories work).
+fn execute_body(request: &RunRequest, history: Vec<Value>) -> Value {
+    let mut body = json!({
+        "type": if history.is_empty() { "execute" } else { "resume" },
+        "chatSessionId": request.session,
+        "prompt": request.prompt,
+        "history": history,
+        "model": request.model,
+    });
+    if let Some(c) = &request.coding {
+        body["workspace"] = json!({
+            "repositoryUrl": c.repository_url,
+            "baseBranch": c.base_branch,
+            "workingBranch": c.working_branch,
+            "expectedHead": c.expected_head,
+            "author": { "name": c.author_name, "email": c.author_email },
+        });
+        if let Some(kind) = &c.provider {
+            body["provider"] = json!({ "kind": kind, "model": c.model });
+        }
+    }
+    body
 }
 
 enum Step {
@@ -298,6 +317,47 @@ fn text(t: Option<&str>) -> Vec<ProviderEvent> {
 mod tests {
     use super::*;
     use webedt_worker::protocol as wp;
+
+    /// A coding run's body is what the worker parses, field for field.
+    #[test]
+    fn a_coding_run_sends_the_workspace_the_worker_expects() {
+        let request = RunRequest {
+            session: uuid::Uuid::nil(),
+            prompt: "Add a note".into(),
+            history: vec![],
+            model: "demo".into(),
+            coding: Some(crate::CodingRun {
+                repository_url: "file:///tmp/repo.git".into(),
+                base_branch: "main".into(),
+                working_branch: "webedt/0123456789abcdef".into(),
+                expected_head: Some("a".repeat(40)),
+                author_name: "Ada".into(),
+                author_email: "ada@example.com".into(),
+                provider: Some("demo".into()),
+                model: None,
+            }),
+        };
+        let body = execute_body(&request, vec![]);
+        let parsed: wp::ExecuteRequest = serde_json::from_value(body).unwrap();
+        let ws = parsed.workspace.expect("workspace");
+        assert_eq!(ws.repository_url, "file:///tmp/repo.git");
+        assert_eq!(ws.base_branch, "main");
+        assert_eq!(ws.working_branch, "webedt/0123456789abcdef");
+        assert_eq!(ws.expected_head, Some("a".repeat(40)));
+        assert_eq!(ws.author.name, "Ada");
+        assert_eq!(ws.author.email, "ada@example.com");
+        assert!(ws.credential.is_none());
+        let p = parsed.provider.expect("provider");
+        assert_eq!(p.kind, wp::ProviderKind::Demo);
+        assert!(p.model.is_none() && p.api_key.is_none());
+        // A chat run keeps the old shape.
+        let chat = RunRequest {
+            coding: None,
+            ..request
+        };
+        let body = execute_body(&chat, vec![]);
+        assert!(body.get("workspace").is_none() && body.get("provider").is_none());
+    }
 
     /// The report exactly as `webedt-worker` serialises it becomes the same report here.
     #[test]
