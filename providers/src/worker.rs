@@ -2,7 +2,9 @@
 //!
 //! `POST {AI_WORKER_URL}/execute` with `{type: "execute"|"resume", chatSessionId, prompt,
 //! history: [{role, content}], model}` and `Authorization: Bearer {AI_WORKER_SECRET}`, answered
-//! with SSE. An event's type is its `event:` field, else its data's `type`:
+//! with SSE. A coding run adds `workspace: {repositoryUrl, baseBranch, workingBranch,
+//! expectedHead, author: {name, email}}` and `provider: {kind, model}` (`webedt-worker`'s
+//! protocol). An event's type is its `event:` field, else its data's `type`:
 //! `assistant_message`/`text` (`text`, `content`, or Claude-style `message.content[]` blocks),
 //! `tool_use` (`id`, `name`, `input`), `tool_result` (`toolUseId`, `content`, `isError`),
 //! `changes` (the coding worker's report: `branch`, `baseBranch`, `baseCommit`, `headCommit`,

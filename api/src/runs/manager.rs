@@ -379,6 +379,7 @@ async fn execute(
     let window = Duration::from_millis(state.config.settings.scale.text_coalesce_ms);
     let mut pending = String::new();
     let mut flush_at: Option<tokio::time::Instant> = None;
+    let mut last_changes: Option<Changes> = None;
     let outcome = loop {
         let flush_due = async {
             match flush_at {
@@ -413,13 +414,18 @@ async fn execute(
                         cost = Some(cost.unwrap_or(0.0) + c);
                     }
                 }
+                // The worker reports after each push and once more at the end; the last report
+                // repeats the one before when the final turn changed nothing (a diff of up to
+                // 256 KiB each), so an identical one is not stored again.
+                Some(Ok(ProviderEvent::Changes(changes))) if last_changes.as_ref() == Some(&changes) => {}
                 Some(Ok(ProviderEvent::Changes(changes))) => {
                     flush_at = None;
                     let text = std::mem::take(&mut pending);
-                    if let Err(e) = store_changes(state, session, user, text, changes).await {
+                    if let Err(e) = store_changes(state, session, user, text, changes.clone()).await {
                         tracing::error!(%session, error = %e, "could not store a run event");
                         break Outcome::Error("the run's output could not be stored (database unavailable)".into());
                     }
+                    last_changes = Some(changes);
                 }
                 Some(Ok(ProviderEvent::Text(text))) if !window.is_zero() => {
                     pending.push_str(&text);
