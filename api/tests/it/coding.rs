@@ -409,3 +409,74 @@ async fn local_coding_run_edits_commits_and_pushes_to_the_working_branch() {
         "the base stays the first one"
     );
 }
+
+/// Stopping a local coding run stops the in-process worker's run too (the closed connection is
+/// the interrupt): the session ends `interrupted` at once, nothing is pushed, and the run's
+/// directory is removed.
+#[tokio::test]
+async fn interrupting_a_local_coding_run_stops_the_worker_and_pushes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (bare, _) = bare_repository(tmp.path());
+    let runs_root = tmp.path().join("runs");
+    // The demo agent pauses 50 ms between words: its edit comes about a second after its first
+    // tool call, time enough to stop it first.
+    let local = app()
+        .local_worker(&runs_root)
+        .env(DEMO_EVENT_DELAY_MS, 50)
+        .spawn()
+        .await;
+    let token = local.register("stop@example.com").await;
+    let res = create(
+        &local,
+        &token,
+        json!({"repository": bare.to_str().unwrap(), "baseBranch": "main", "provider": "demo"}),
+    )
+    .await;
+    let session: Value = res.json().await.unwrap();
+    let id = session["id"].as_str().unwrap().to_string();
+    let branch = session["workingBranch"].as_str().unwrap().to_string();
+    let res = local.send(&token, &id, "Add a note").await;
+    assert_eq!(res.status(), 202);
+    let deadline = Instant::now() + WAIT;
+    while !events(&local, &token, &id)
+        .await
+        .iter()
+        .any(|e| e["type"] == "tool_use")
+    {
+        assert!(Instant::now() < deadline, "no tool call");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stopped = Instant::now();
+    let res = local
+        .call(
+            &token,
+            Method::POST,
+            &format!("/api/sessions/{id}/interrupt"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 202);
+    let s = wait_finished(&local, &token, &id).await;
+    let took = stopped.elapsed();
+    assert_eq!(s["status"], "interrupted", "{s}");
+    assert!(took < Duration::from_secs(1), "stopped in {took:?}");
+    // The worker's run ends with it: its directory goes, and nothing reached the repository.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while std::fs::read_dir(&runs_root).unwrap().count() > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the run directory is still there"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let branches = git(&bare, &["branch", "--list", &branch]);
+    assert_eq!(branches, "", "nothing pushed");
+    assert!(
+        !events(&local, &token, &id)
+            .await
+            .iter()
+            .any(|e| e["type"] == "tool_use" && e["data"]["name"] == "edit_file"),
+        "stopped before the edit"
+    );
+    println!("local coding run interrupted in {took:?}");
+}
