@@ -15,6 +15,10 @@ pub struct Config {
     pub direct_database: PgConnectOptions,
     /// Keys the HMAC of auth tokens; identical on every replica.
     pub session_secret: SessionSecret,
+    /// The local run's in-process coding worker; set only by the local run (no `DATABASE_URL`,
+    /// no `AI_WORKER_URL`) and by tests standing in for it. Also what lets a session's repository
+    /// be a path on this machine.
+    pub local_worker: Option<crate::runs::local_worker::LocalWorker>,
 }
 
 /// Kept out of `Debug` output so it never reaches a log line.
@@ -66,6 +70,7 @@ impl Config {
             database,
             direct_database,
             session_secret: SessionSecret::new(secret),
+            local_worker: None,
             settings,
         })
     }

@@ -18,6 +18,13 @@ pub enum AppError {
         field: Option<String>,
         message: String,
     },
+    /// 422 with a specific code, e.g. `invalid_repository`, and the field it is about.
+    #[error("{message}")]
+    Unprocessable {
+        code: &'static str,
+        field: &'static str,
+        message: String,
+    },
     #[error("authentication required")]
     Unauthorized,
     /// 401 with a more specific code, e.g. `invalid_credentials`.
@@ -65,7 +72,9 @@ impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::InvalidJson(_) | Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
-            Self::Validation { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation { .. } | Self::Unprocessable { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::Unauthorized | Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -86,6 +95,7 @@ impl AppError {
             Self::Forbidden { code, .. }
             | Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
+            | Self::Unprocessable { code, .. }
             | Self::Unauthenticated { code, .. }
             | Self::LimitReached { code, .. } => code,
             Self::NotFound => "not_found",
@@ -170,6 +180,7 @@ impl IntoResponse for AppError {
         };
         let field = match &self {
             Self::Validation { field, .. } => field.as_deref(),
+            Self::Unprocessable { field, .. } => Some(*field),
             _ => None,
         };
         let mut response = error_response(status, self.code(), &message, field);

@@ -110,10 +110,16 @@ async fn serve(mut settings: Settings) -> ExitCode {
         Ok(l) => l,
         Err(code) => return code,
     };
-    let config = match Config::new(settings) {
+    let mut config = match Config::new(settings) {
         Ok(c) => c,
         Err(e) => return config_error(&e),
     };
+    if _local.is_some() && config.settings.providers.worker.is_none() {
+        // The local run does coding runs itself (see `runs::local_worker`).
+        config.local_worker = Some(webedt_api::runs::local_worker::LocalWorker {
+            workspace_root: local::state_dir().join("worker"),
+        });
+    }
     let server = match Server::bind(config).await {
         Ok(s) => s,
         Err(e) => {

@@ -34,7 +34,19 @@ impl Server {
     pub fn with_listener(config: Config, listener: TcpListener) -> Self {
         let pool = db::new_pool(&config);
         let metrics = Arc::new(Metrics::new(&BUILD, config.container_id()));
-        let providers = Arc::new(crate::runs::Providers::from_settings(&config.settings));
+        let lifecycle = Lifecycle::default();
+        let local_worker = config.local_worker.as_ref().and_then(|local| {
+            crate::runs::local_worker::start(local, &config.settings, &lifecycle)
+                .inspect_err(|e| {
+                    // The rest of the API works without it; coding runs are then refused.
+                    tracing::error!(error = %format!("{e:#}"), "could not start the in-process coding worker");
+                })
+                .ok()
+        });
+        let providers = Arc::new(crate::runs::Providers::from_settings(
+            &config.settings,
+            local_worker,
+        ));
         // Container ids come from pod names or operators; a value that is not a valid header
         // must not take the server down.
         let container_header = axum::http::HeaderValue::from_str(config.container_id())
@@ -44,7 +56,7 @@ impl Server {
             config: Arc::new(config),
             health: DbHealth::default(),
             metrics,
-            lifecycle: Lifecycle::default(),
+            lifecycle,
             passwords: crate::auth::Passwords::default(),
             hub: Default::default(),
             runs: Default::default(),

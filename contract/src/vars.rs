@@ -203,7 +203,7 @@ pub const VARS: &[VarDoc] = &[
     var(
         AI_WORKER_URL,
         None,
-        "Enables the `worker` provider: base URL of a self-hosted worker.",
+        "Enables the `worker` provider: base URL of a self-hosted worker; also where coding runs (sessions with a repository) go. Unset outside the local run: coding runs are refused.",
     ),
     var(
         AI_WORKER_SECRET,

@@ -14,6 +14,7 @@ pub mod sse;
 mod worker;
 
 use futures::stream::BoxStream;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use anthropic::Anthropic;
@@ -41,6 +42,25 @@ pub struct RunRequest {
     pub prompt: String,
     pub history: Vec<Turn>,
     pub model: String,
+    /// Set for a run of a session with a repository: only the worker runs those.
+    pub coding: Option<CodingRun>,
+}
+
+/// What a coding run works on and with (the worker protocol's `workspace` and `provider`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CodingRun {
+    /// `https://…`, or `file://…` in the local run.
+    pub repository_url: String,
+    pub base_branch: String,
+    /// `webedt/…`: the only branch the worker pushes.
+    pub working_branch: String,
+    /// The branch tip the session recorded last; `None` before its first push.
+    pub expected_head: Option<String>,
+    pub author_name: String,
+    pub author_email: String,
+    /// The model the worker calls: `anthropic`, `openai` or `demo`; `None`: the worker's default.
+    pub provider: Option<String>,
+    pub model: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -61,6 +81,59 @@ pub enum ProviderEvent {
         output_tokens: u64,
         cost_usd: Option<f64>,
     },
+    /// The coding worker's report of what its run left on the working branch (after each push
+    /// and last before the end). Stored as its own event kind, `changes`.
+    Changes(Changes),
+}
+
+/// What a coding run's working branch holds beyond its base, as the worker reports it (the
+/// worker protocol's `changes` event, field for field; its JSON is also the stored event's data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Changes {
+    pub branch: String,
+    pub base_branch: String,
+    pub base_commit: String,
+    /// The pushed tip of `branch`; `None` when the branch does not exist on the remote (yet).
+    pub head_commit: Option<String>,
+    pub files: Vec<FileChange>,
+    /// Unified diff `baseCommit..headCommit`, cut at the worker's bound.
+    pub diff: String,
+    /// The diff was cut.
+    pub truncated: bool,
+}
+
+/// Most of a diff kept from a worker's report (the worker's own bound), and most files listed:
+/// a worker is another service, and what it sends ends up in the event log.
+pub const CHANGES_DIFF_MAX: usize = 256 * 1024;
+pub const CHANGES_FILES_MAX: usize = 2000;
+
+impl Changes {
+    /// Cuts the diff and the file list to their bounds, marking the report truncated.
+    pub fn bounded(mut self) -> Self {
+        if self.diff.len() > CHANGES_DIFF_MAX {
+            let mut cut = CHANGES_DIFF_MAX;
+            while !self.diff.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            self.diff.truncate(cut);
+            self.truncated = true;
+        }
+        if self.files.len() > CHANGES_FILES_MAX {
+            self.files.truncate(CHANGES_FILES_MAX);
+            self.truncated = true;
+        }
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileChange {
+    pub path: String,
+    /// `added` | `modified` | `deleted` | `renamed`.
+    pub status: String,
+    pub additions: u64,
+    pub deletions: u64,
 }
 
 impl RunRequest {
@@ -125,6 +198,36 @@ mod tests {
     }
 
     #[test]
+    fn a_changes_report_is_cut_to_its_bounds_and_marked_truncated() {
+        let file = FileChange {
+            path: "a".into(),
+            status: "modified".into(),
+            additions: 1,
+            deletions: 0,
+        };
+        let report = Changes {
+            branch: "webedt/x".into(),
+            base_branch: "main".into(),
+            base_commit: "a".repeat(40),
+            head_commit: None,
+            files: vec![file.clone(); CHANGES_FILES_MAX + 1],
+            // A multi-byte character across the cut.
+            diff: format!("{}é", "x".repeat(CHANGES_DIFF_MAX - 1)),
+            truncated: false,
+        };
+        let cut = report.clone().bounded();
+        assert!(cut.truncated);
+        assert_eq!(cut.diff.len(), CHANGES_DIFF_MAX - 1);
+        assert_eq!(cut.files.len(), CHANGES_FILES_MAX);
+        let small = Changes {
+            files: vec![file],
+            diff: "d".into(),
+            ..report
+        };
+        assert_eq!(small.clone().bounded(), small);
+    }
+
+    #[test]
     fn conversation_alternates_starting_with_the_user_and_ends_with_the_prompt() {
         let request = RunRequest {
             session: uuid::Uuid::nil(),
@@ -137,6 +240,7 @@ mod tests {
                 turn(Role::Assistant, "answer"),
             ],
             model: "m".into(),
+            coding: None,
         };
         assert_eq!(
             request.conversation(),

@@ -2,11 +2,14 @@
 //!
 //! `POST {AI_WORKER_URL}/execute` with `{type: "execute"|"resume", chatSessionId, prompt,
 //! history: [{role, content}], model}` and `Authorization: Bearer {AI_WORKER_SECRET}`, answered
-//! with SSE. An event's type is its `event:` field, else its data's `type`:
+//! with SSE. A coding run adds `workspace: {repositoryUrl, baseBranch, workingBranch,
+//! expectedHead, author: {name, email}}` and `provider: {kind, model}` (`webedt-worker`'s
+//! protocol). An event's type is its `event:` field, else its data's `type`:
 //! `assistant_message`/`text` (`text`, `content`, or Claude-style `message.content[]` blocks),
 //! `tool_use` (`id`, `name`, `input`), `tool_result` (`toolUseId`, `content`, `isError`),
-//! `result`/`completed` (the end: `costUsd`/`total_cost_usd`, `usage`), `error` (`message`);
-//! anything else is ignored. A run stopped before the worker finished is also stopped on the
+//! `changes` (the coding worker's report: `branch`, `baseBranch`, `baseCommit`, `headCommit`,
+//! `files`, `diff`, `truncated`), `result`/`completed` (the end: `costUsd`/`total_cost_usd`,
+//! `usage`), `error` (`message`); anything else is ignored. A run stopped before the worker finished is also stopped on the
 //! worker with `POST /interrupt {chatSessionId}`.
 
 use serde_json::{Value, json};
@@ -17,7 +20,7 @@ use webedt_contract::WorkerSettings;
 use webedt_contract::names::AI_WORKER_SECRET;
 
 use super::http::{Emit, Http, Target, secret_header, task_stream, truncated};
-use super::{Provider, ProviderError, ProviderEvent, ProviderStream, RunRequest};
+use super::{Changes, Provider, ProviderError, ProviderEvent, ProviderStream, RunRequest};
 
 const LABEL: &str = "The AI worker";
 const INTERRUPT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -117,13 +120,7 @@ async fn run(
         .filter(|t| !t.text.trim().is_empty())
         .map(|t| json!({ "role": t.role.as_str(), "content": t.text }))
         .collect();
-    let body = json!({
-        "type": if history.is_empty() { "execute" } else { "resume" },
-        "chatSessionId": request.session,
-        "prompt": request.prompt,
-        "history": history,
-        "model": request.model,
-    });
+    let body = execute_body(&request, history);
     let url = format!("{}/execute", settings.url);
     let target = Target {
         label: LABEL,
@@ -173,6 +170,31 @@ async fn run(
         }
     }
     Err(truncated(LABEL))
+}
+
+/// The `/execute` body; a coding run adds its `workspace` and `provider` (no credential yet:
+/// connections to git hosts come later, so only public or local repositories work).
+fn execute_body(request: &RunRequest, history: Vec<Value>) -> Value {
+    let mut body = json!({
+        "type": if history.is_empty() { "execute" } else { "resume" },
+        "chatSessionId": request.session,
+        "prompt": request.prompt,
+        "history": history,
+        "model": request.model,
+    });
+    if let Some(c) = &request.coding {
+        body["workspace"] = json!({
+            "repositoryUrl": c.repository_url,
+            "baseBranch": c.base_branch,
+            "workingBranch": c.working_branch,
+            "expectedHead": c.expected_head,
+            "author": { "name": c.author_name, "email": c.author_email },
+        });
+        if let Some(kind) = &c.provider {
+            body["provider"] = json!({ "kind": kind, "model": c.model });
+        }
+    }
+    body
 }
 
 enum Step {
@@ -253,6 +275,14 @@ fn normalise(kind: &str, data: &Value) -> Result<Step, ProviderError> {
         }
         "tool_use" => Step::Events(vec![tool_use(data)]),
         "tool_result" => Step::Events(vec![tool_result(data)]),
+        "changes" => match serde_json::from_value::<Changes>(data.clone()) {
+            Ok(c) => Step::Events(vec![ProviderEvent::Changes(c.bounded())]),
+            Err(e) => {
+                // Not a reason to fail the run (its commits are pushed), but never silent.
+                tracing::warn!(error = %e, "the AI worker sent a malformed changes report");
+                Step::Events(vec![])
+            }
+        },
         "result" | "completed" | "complete" | "done" => {
             let usage = first(data, &["usage"]);
             let tokens = |keys: &[&str]| first(usage, keys).as_u64().unwrap_or(0);
@@ -282,5 +312,96 @@ fn text(t: Option<&str>) -> Vec<ProviderEvent> {
     match t {
         Some(t) if !t.is_empty() => vec![ProviderEvent::Text(t.to_string())],
         _ => vec![],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use webedt_worker::protocol as wp;
+
+    /// A coding run's body is what the worker parses, field for field.
+    #[test]
+    fn a_coding_run_sends_the_workspace_the_worker_expects() {
+        let request = RunRequest {
+            session: uuid::Uuid::nil(),
+            prompt: "Add a note".into(),
+            history: vec![],
+            model: "demo".into(),
+            coding: Some(crate::CodingRun {
+                repository_url: "file:///tmp/repo.git".into(),
+                base_branch: "main".into(),
+                working_branch: "webedt/0123456789abcdef".into(),
+                expected_head: Some("a".repeat(40)),
+                author_name: "Ada".into(),
+                author_email: "ada@example.com".into(),
+                provider: Some("demo".into()),
+                model: None,
+            }),
+        };
+        let body = execute_body(&request, vec![]);
+        let parsed: wp::ExecuteRequest = serde_json::from_value(body).unwrap();
+        let ws = parsed.workspace.expect("workspace");
+        assert_eq!(ws.repository_url, "file:///tmp/repo.git");
+        assert_eq!(ws.base_branch, "main");
+        assert_eq!(ws.working_branch, "webedt/0123456789abcdef");
+        assert_eq!(ws.expected_head, Some("a".repeat(40)));
+        assert_eq!(ws.author.name, "Ada");
+        assert_eq!(ws.author.email, "ada@example.com");
+        assert!(ws.credential.is_none());
+        let p = parsed.provider.expect("provider");
+        assert_eq!(p.kind, wp::ProviderKind::Demo);
+        assert!(p.model.is_none() && p.api_key.is_none());
+        // A chat run keeps the old shape.
+        let chat = RunRequest {
+            coding: None,
+            ..request
+        };
+        let body = execute_body(&chat, vec![]);
+        assert!(body.get("workspace").is_none() && body.get("provider").is_none());
+    }
+
+    /// The report exactly as `webedt-worker` serialises it becomes the same report here.
+    #[test]
+    fn the_workers_changes_event_becomes_a_changes_provider_event() {
+        let sent = wp::Changes {
+            branch: "webedt/0123456789abcdef".into(),
+            base_branch: "main".into(),
+            base_commit: "1".repeat(40),
+            head_commit: Some("2".repeat(40)),
+            files: vec![wp::FileChange {
+                path: "README.md".into(),
+                status: "modified".into(),
+                additions: 2,
+                deletions: 0,
+            }],
+            diff: "diff --git a/README.md b/README.md\n".into(),
+            truncated: false,
+        };
+        let event = wp::WorkerEvent::Changes(sent.clone());
+        let data = serde_json::to_value(&event).unwrap();
+        let Ok(Step::Events(list)) = normalise(event.kind(), &data) else {
+            panic!("not an event list")
+        };
+        let [ProviderEvent::Changes(got)] = list.as_slice() else {
+            panic!("{list:?}")
+        };
+        // Field for field, and back to the worker's JSON (minus `type`) when stored.
+        let mut expected = serde_json::to_value(&sent).unwrap();
+        assert_eq!(serde_json::to_value(got).unwrap(), expected);
+        expected["type"] = "changes".into();
+        assert_eq!(expected, data);
+        // A branch that was never pushed has no head.
+        let mut unpushed = data.clone();
+        unpushed["headCommit"] = Value::Null;
+        let Ok(Step::Events(list)) = normalise("changes", &unpushed) else {
+            panic!()
+        };
+        assert!(matches!(&list[0], ProviderEvent::Changes(c) if c.head_commit.is_none()));
+        // Malformed: dropped with a warning, not a failed run.
+        let Ok(Step::Events(list)) = normalise("changes", &json!({"branch": 1})) else {
+            panic!()
+        };
+        assert!(list.is_empty());
     }
 }

@@ -20,6 +20,7 @@ use crate::error::{AppError, AppResult};
 use crate::events;
 use crate::sessions::{Session, notify_change, session_columns};
 use crate::state::AppState;
+use webedt_providers::{Changes, CodingRun};
 
 /// Runs executing on this replica.
 #[derive(Clone, Default)]
@@ -110,10 +111,23 @@ pub async fn start(
             None
         }),
     )?;
-    let provider = state
-        .providers
-        .get(&provider_id)
-        .ok_or_else(|| AppError::validation("provider", "is not configured"))?;
+    // A session with a repository is a code session: its runs go to the coding worker, which
+    // calls the chosen model itself.
+    let provider = if session.repository.is_some() {
+        state.providers.coding().ok_or_else(|| AppError::Conflict {
+            code: "coding_unavailable",
+            message: super::Providers::coding_unavailable().into(),
+        })?
+    } else {
+        state
+            .providers
+            .get(&provider_id)
+            .ok_or_else(|| AppError::validation("provider", "is not configured"))?
+    };
+    let author = match session.repository {
+        Some(_) => Some(author(state, session.user_id).await?),
+        None => None,
+    };
     let history = history(state, session.id).await?;
     let run_id = Uuid::new_v4();
     let title: String = prompt
@@ -166,22 +180,24 @@ pub async fn start(
         &json!({ "text": prompt }),
     )
     .await?;
-    events::append(
-        &mut *tx,
-        session.id,
-        "run_started",
-        &json!({ "provider": provider_id, "model": model }),
-    )
-    .await?;
+    let mut started = json!({ "provider": provider_id, "model": model });
+    if let Some(branch) = &updated.working_branch {
+        started["workingBranch"] = json!(branch);
+    }
+    events::append(&mut *tx, session.id, "run_started", &started).await?;
     notify_change(&mut *tx, session.user_id, session.id, "updated").await?;
     tx.commit().await?;
     drop(conn);
 
+    // From the row as claimed: no other run can move the recorded head until this one ends.
+    let coding =
+        author.map(|(name, email)| coding_run(&updated, &provider_id, &model, name, email));
     let request = RunRequest {
         session: session.id,
         prompt,
         history,
         model,
+        coding,
     };
     let cancel = state.hub.register_run(session.id);
     let task_state = state.clone();
@@ -204,6 +220,50 @@ pub async fn start(
         session: updated,
         seq_before,
     })
+}
+
+/// The commit author of a user's coding runs: their display name (else their email's local
+/// part) and email. Issue 17 replaces it with the connected git identity.
+async fn author(state: &AppState, user: Uuid) -> AppResult<(String, String)> {
+    let (name, email): (Option<String>, String) =
+        sqlx::query_as("SELECT display_name, email FROM users WHERE id = $1")
+            .bind(user)
+            .fetch_one(state.db.pool())
+            .await?;
+    // git takes neither angle brackets nor line breaks in an identity.
+    let clean = |s: &str| -> String {
+        s.chars()
+            .filter(|c| !matches!(c, '<' | '>') && !c.is_control())
+            .collect::<String>()
+            .trim()
+            .to_string()
+    };
+    let name = name
+        .as_deref()
+        .map(clean)
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| clean(email.split('@').next().unwrap_or("webedt")));
+    Ok((name, clean(&email)))
+}
+
+fn coding_run(
+    session: &Session,
+    provider: &str,
+    model: &str,
+    author_name: String,
+    author_email: String,
+) -> CodingRun {
+    CodingRun {
+        repository_url: session.repository.clone().unwrap_or_default(),
+        base_branch: session.base_branch.clone().unwrap_or_default(),
+        working_branch: session.working_branch.clone().unwrap_or_default(),
+        expected_head: session.head_commit.clone(),
+        author_name,
+        author_email,
+        // `worker` names no model provider: the worker uses its own default.
+        provider: (provider != "worker").then(|| provider.to_string()),
+        model: (provider != "worker" && provider != "demo").then(|| model.to_string()),
+    }
 }
 
 pub fn session_deleted() -> AppError {
@@ -319,6 +379,7 @@ async fn execute(
     let window = Duration::from_millis(state.config.settings.scale.text_coalesce_ms);
     let mut pending = String::new();
     let mut flush_at: Option<tokio::time::Instant> = None;
+    let mut last_changes: Option<Changes> = None;
     let outcome = loop {
         let flush_due = async {
             match flush_at {
@@ -352,6 +413,19 @@ async fn execute(
                     if let Some(c) = cost_usd {
                         cost = Some(cost.unwrap_or(0.0) + c);
                     }
+                }
+                // The worker reports after each push and once more at the end; the last report
+                // repeats the one before when the final turn changed nothing (a diff of up to
+                // 256 KiB each), so an identical one is not stored again.
+                Some(Ok(ProviderEvent::Changes(changes))) if last_changes.as_ref() == Some(&changes) => {}
+                Some(Ok(ProviderEvent::Changes(changes))) => {
+                    flush_at = None;
+                    let text = std::mem::take(&mut pending);
+                    if let Err(e) = store_changes(state, session, user, text, changes.clone()).await {
+                        tracing::error!(%session, error = %e, "could not store a run event");
+                        break Outcome::Error("the run's output could not be stored (database unavailable)".into());
+                    }
+                    last_changes = Some(changes);
                 }
                 Some(Ok(ProviderEvent::Text(text))) if !window.is_zero() => {
                     pending.push_str(&text);
@@ -457,6 +531,47 @@ async fn store(
     Ok(())
 }
 
+/// Stores pending text, the `changes` event and what it says about the branch on the session
+/// row (the pushed head; the base commit the first time), in one transaction: a reader that
+/// sees the event also sees the session's head. Only a report on the session's own working
+/// branch moves the row.
+async fn store_changes(
+    state: &AppState,
+    session: Uuid,
+    user: Uuid,
+    text: String,
+    changes: Changes,
+) -> sqlx::Result<()> {
+    let t = Instant::now();
+    let mut tx = state.db.begin().await?;
+    if !text.is_empty() {
+        events::append(&mut *tx, session, "assistant_message", &text_data(text)).await?;
+    }
+    let is_sha = |s: &&String| {
+        (7..=64).contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    };
+    let head = changes.head_commit.as_ref().filter(is_sha).cloned();
+    let base = Some(&changes.base_commit).filter(is_sha).cloned();
+    let branch = changes.branch.clone();
+    let data = normalise(ProviderEvent::Changes(changes)).1;
+    events::append(&mut *tx, session, "changes", &data).await?;
+    sqlx::query(
+        "UPDATE chat_sessions SET head_commit = coalesce($2, head_commit),
+             base_commit = coalesce(base_commit, $3)
+         WHERE id = $1 AND working_branch = $4",
+    )
+    .bind(session)
+    .bind(head)
+    .bind(base)
+    .bind(branch)
+    .execute(&mut *tx)
+    .await?;
+    notify_change(&mut *tx, user, session, "updated").await?;
+    tx.commit().await?;
+    state.metrics.runs.observe_insert(t.elapsed());
+    Ok(())
+}
+
 fn text_data(text: String) -> Value {
     json!({ "text": text })
 }
@@ -475,6 +590,12 @@ fn normalise(event: ProviderEvent) -> (&'static str, Value) {
         } => (
             "tool_result",
             json!({ "toolUseId": tool_use_id, "content": content, "isError": is_error }),
+        ),
+        // Its own kind, with the worker's report as data: the changes view reads it from any
+        // replica, for any git host.
+        ProviderEvent::Changes(changes) => (
+            "changes",
+            serde_json::to_value(changes).expect("a changes report serialises"),
         ),
         ProviderEvent::Usage { .. } => unreachable!("usage is accumulated, not stored"),
     }

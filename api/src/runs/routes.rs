@@ -70,7 +70,15 @@ async fn execute_remote(
             let (provider, model) = state
                 .providers
                 .resolve(body.provider.as_deref(), body.model.as_deref())?;
-            insert_session(&state, auth.user.id, None, Some(&provider), Some(&model)).await?
+            insert_session(
+                &state,
+                auth.user.id,
+                None,
+                Some(&provider),
+                Some(&model),
+                None,
+            )
+            .await?
         }
     };
     let started = super::start(

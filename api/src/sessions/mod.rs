@@ -1,6 +1,7 @@
 //! Chat sessions: CRUD with soft delete, owner-only (another user's session is a 404, never a
 //! 403, so ids reveal nothing), and the live session-list stream.
 
+pub mod repository;
 pub mod retention;
 mod routes;
 mod updates;
@@ -31,13 +32,23 @@ pub struct Session {
     pub deleted_at: Option<DateTime<Utc>>,
     pub total_cost_usd: f64,
     pub last_error: Option<String>,
+    /// A code session's repository (`https://…`, or `file://…` in the local run); `None`: chat.
+    pub repository: Option<String>,
+    pub base_branch: Option<String>,
+    /// `webedt/…`: where the session's runs commit and push.
+    pub working_branch: Option<String>,
+    /// Where the working branch left the base (recorded by the first changes report).
+    pub base_commit: Option<String>,
+    /// The working branch's last pushed tip; follow-ups expect the branch still there.
+    pub head_commit: Option<String>,
 }
 
 /// The columns of [`Session`], as a literal so queries stay `&'static str`.
 macro_rules! session_columns {
     () => {
         "id, user_id, title, status, provider, model, created_at, updated_at, completed_at, \
-         deleted_at, total_cost_usd, last_error"
+         deleted_at, total_cost_usd, last_error, repository, base_branch, working_branch, \
+         base_commit, head_commit"
     };
 }
 pub(crate) use session_columns;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, Row};
 use uuid::Uuid;
 
+use super::repository::{self, RepoSpec, working_branch};
 use super::{Session, notify_change, owned_session, parse_id, session_columns};
 use crate::auth::{AuthUser, SessionToken, session_lookup};
 use crate::error::{AppError, AppResult};
@@ -42,10 +43,15 @@ pub fn validate_title(title: &str) -> AppResult<String> {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
 pub struct CreateBody {
     pub title: Option<String>,
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// A code session: the repository its runs change (`https://…`; in the local run also a
+    /// path or `file://` URL) and the branch they start from.
+    pub repository: Option<String>,
+    pub base_branch: Option<String>,
 }
 
 /// Inserts a session for `user` and announces it. Used by `POST /api/sessions` and by runs that
@@ -56,6 +62,7 @@ pub async fn insert_session(
     title: Option<&str>,
     provider: Option<&str>,
     model: Option<&str>,
+    repo: Option<&RepoSpec>,
 ) -> AppResult<Session> {
     let title = match title {
         Some(t) => validate_title(t)?,
@@ -63,17 +70,22 @@ pub async fn insert_session(
     };
     crate::validate::provider_and_model(provider, model)?;
     let (provider, model) = state.providers.resolve(provider, model)?;
+    let id = Uuid::new_v4();
     let mut conn = state.db.acquire().await?;
     let mut tx = conn.begin().await?;
     let session: Session = sqlx::query_as(concat!(
-        "INSERT INTO chat_sessions (id, user_id, title, provider, model) VALUES ($1, $2, $3, $4, $5) RETURNING ",
+        "INSERT INTO chat_sessions (id, user_id, title, provider, model, repository, base_branch, working_branch)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING ",
         session_columns!()
     ))
-    .bind(Uuid::new_v4())
+    .bind(id)
     .bind(user)
     .bind(&title)
     .bind(&provider)
     .bind(&model)
+    .bind(repo.map(|r| &r.repository))
+    .bind(repo.map(|r| &r.base_branch))
+    .bind(repo.map(|_| working_branch(id)))
     .fetch_one(&mut *tx)
     .await?;
     notify_change(&mut *tx, user, session.id, "created").await?;
@@ -92,12 +104,41 @@ async fn create(
     } else {
         crate::json::parse(&body)?
     };
+    let repo = match body.repository.as_deref() {
+        None => {
+            if body.base_branch.is_some() {
+                return Err(AppError::Unprocessable {
+                    code: "invalid_repository",
+                    field: "repository",
+                    message: "repository: is required with a baseBranch".into(),
+                });
+            }
+            None
+        }
+        Some(repository) => {
+            // Refused up front: a code session that no run could ever serve is no use.
+            if state.providers.coding().is_none() {
+                return Err(AppError::Unprocessable {
+                    code: "coding_unavailable",
+                    field: "repository",
+                    message: crate::runs::Providers::coding_unavailable().into(),
+                });
+            }
+            let local = state.config.local_worker.is_some();
+            Some(repository::validate(
+                repository,
+                body.base_branch.as_deref(),
+                local,
+            )?)
+        }
+    };
     let session = insert_session(
         &state,
         auth.user.id,
         body.title.as_deref(),
         body.provider.as_deref(),
         body.model.as_deref(),
+        repo.as_ref(),
     )
     .await?;
     Ok((StatusCode::CREATED, Json(session)))

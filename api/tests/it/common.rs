@@ -169,6 +169,7 @@ pub struct AppBuilder {
     overrides: Vec<(&'static str, String)>,
     extra: Option<axum::Router<AppState>>,
     wait_ready: bool,
+    local_worker: Option<std::path::PathBuf>,
 }
 
 pub fn app() -> AppBuilder {
@@ -177,6 +178,7 @@ pub fn app() -> AppBuilder {
         overrides: Vec::new(),
         extra: None,
         wait_ready: true,
+        local_worker: None,
     }
 }
 
@@ -197,6 +199,13 @@ impl AppBuilder {
         self
     }
 
+    /// Stands in for the local run: an in-process coding worker with its run directories under
+    /// `root`, and repositories on this machine allowed.
+    pub fn local_worker(mut self, root: &std::path::Path) -> Self {
+        self.local_worker = Some(root.to_path_buf());
+        self
+    }
+
     pub fn no_wait(mut self) -> Self {
         self.wait_ready = false;
         self
@@ -212,7 +221,10 @@ impl AppBuilder {
             .iter()
             .map(|(k, v)| (*k, v.as_str()))
             .collect();
-        let config = test_config(&db_url, &overrides);
+        let mut config = test_config(&db_url, &overrides);
+        config.local_worker = self
+            .local_worker
+            .map(|workspace_root| webedt_api::runs::local_worker::LocalWorker { workspace_root });
         webedt_api::telemetry::init_for_tests();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -7,6 +7,7 @@ mod support;
 
 mod auth;
 mod coalesce;
+mod coding;
 mod config_errors;
 mod db;
 mod db_tls;

@@ -25,11 +25,19 @@ pub struct ProviderInfo {
 pub struct Providers {
     list: Vec<Arc<dyn Provider>>,
     default: &'static str,
+    /// Where coding runs (sessions with a repository) go: the worker at `AI_WORKER_URL`, else the
+    /// local run's in-process worker; `None`: this deployment refuses coding runs.
+    coding: Option<Arc<dyn Provider>>,
 }
 
 impl Providers {
     /// The configured providers in the order anthropic, openai, worker, demo (always there).
-    pub fn from_settings(settings: &webedt_contract::Settings) -> Self {
+    /// `local_worker`: how to reach the local run's in-process worker (used for coding runs when
+    /// no `AI_WORKER_URL` is set).
+    pub fn from_settings(
+        settings: &webedt_contract::Settings,
+        local_worker: Option<webedt_contract::WorkerSettings>,
+    ) -> Self {
         let p = &settings.providers;
         let http = Http::new(&p.limits);
         let mut list: Vec<Arc<dyn Provider>> = Vec::new();
@@ -39,14 +47,34 @@ impl Providers {
         if let Some(o) = &p.openai {
             list.push(Arc::new(OpenAi::new(http.clone(), o.clone())));
         }
+        let mut coding: Option<Arc<dyn Provider>> = None;
         if let Some(w) = &p.worker {
-            list.push(Arc::new(Worker::new(http.clone(), w.clone())));
+            let worker: Arc<dyn Provider> = Arc::new(Worker::new(http.clone(), w.clone()));
+            list.push(worker.clone());
+            coding = Some(worker);
+        }
+        if coding.is_none()
+            && let Some(local) = local_worker
+        {
+            coding = Some(Arc::new(Worker::new(http.clone(), local)));
         }
         list.push(Arc::new(Demo::new(&settings.demo)));
         Self {
             list,
             default: p.default_provider,
+            coding,
         }
+    }
+
+    /// The worker that runs coding runs, if this deployment has one.
+    pub fn coding(&self) -> Option<Arc<dyn Provider>> {
+        self.coding.clone()
+    }
+
+    /// 422 at session creation / 409 at run start when coding runs cannot run here.
+    pub fn coding_unavailable() -> &'static str {
+        "coding runs need a worker: set AI_WORKER_URL (and AI_WORKER_SECRET) to a webedt-worker; \
+         only the local run (no DATABASE_URL) has one built in"
     }
 
     pub fn get(&self, id: &str) -> Option<Arc<dyn Provider>> {

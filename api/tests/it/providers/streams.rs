@@ -300,3 +300,168 @@ async fn worker_stream_is_stored_as_our_events_and_follow_ups_resume_with_histor
         "a finished run is not interrupted"
     );
 }
+
+/// The coding worker's `changes` report is neither dropped nor reshaped: it is stored as its own
+/// event kind with the worker's fields (once, when repeated unchanged), before the end, and a
+/// client that replays the session's stream receives it.
+#[tokio::test]
+async fn worker_changes_report_is_stored_and_replayed() {
+    let kind = Kind::Worker;
+    let report = json!({
+        "branch": "webedt/0123456789abcdef0123456789abcdef",
+        "baseBranch": "main",
+        "baseCommit": "1111111111111111111111111111111111111111",
+        "headCommit": "2222222222222222222222222222222222222222",
+        "files": [{"path": "README.md", "status": "modified", "additions": 2, "deletions": 0}],
+        "diff": "diff --git a/README.md b/README.md\n+note\n",
+        "truncated": false,
+    });
+    let mut wire_report = report.clone();
+    wire_report["type"] = "changes".into();
+    let wire = vec![
+        sse("text", json!({"type":"text","text":"Editing."})),
+        sse("changes", wire_report.clone()),
+        // The worker's last report repeats the previous one when nothing changed since.
+        sse("changes", wire_report),
+        sse(
+            "result",
+            json!({"type":"result","usage":{"inputTokens":3,"outputTokens":4},"costUsd":null,"turns":1,"durationMs":5}),
+        ),
+    ];
+    let fake = Fake::start(vec![stream(wire)]).await;
+    let run = setup(kind, &fake, &[]).await;
+    let (status, events) = run.turn("Add a note").await;
+    assert_eq!(status, "completed");
+    assert_eq!(
+        types(&events),
+        [
+            "user_message",
+            "run_started",
+            "assistant_message",
+            "changes",
+            "completed"
+        ]
+    );
+    assert_eq!(events[3]["data"], report);
+
+    let res = run
+        .app
+        .stream(
+            &run.token,
+            &format!("/api/sessions/{}/events/stream", run.session),
+            None,
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let mut reader = crate::support::sse::SseReader::new(res);
+    let mut replayed = None;
+    while let Some(frame) = reader.next(WAIT).await {
+        if frame.event == "changes" {
+            replayed = Some(frame.json());
+        }
+        if frame.event == "completed" {
+            break;
+        }
+    }
+    // The frame's data is the stored event's data.
+    assert_eq!(replayed, Some(report));
+}
+
+/// A run of a code session goes to the worker with its workspace (repository, base branch, the
+/// session's working branch, the head it expects, the author) and the model to use; the
+/// session records the head and base of reports on its own branch only, and the follow-up
+/// expects that head.
+#[tokio::test]
+async fn a_code_session_sends_its_workspace_and_records_the_reported_head() {
+    let kind = Kind::Worker;
+    let (base, head) = ("b".repeat(40), "c".repeat(40));
+    let report = |branch: &str, head: &str| {
+        sse(
+            "changes",
+            json!({"type": "changes", "branch": branch, "baseBranch": "main", "baseCommit": base,
+                   "headCommit": head, "files": [], "diff": "", "truncated": false}),
+        )
+    };
+    let done = sse(
+        "result",
+        json!({"type":"result","usage":{"inputTokens":1,"outputTokens":1},"turns":1,"durationMs":1}),
+    );
+    let fake = Fake::start(vec![]).await;
+    let mut b = app();
+    for (k, v) in kind.env(&fake) {
+        b = b.env(k, v);
+    }
+    let app = b.spawn().await;
+    let (token, _) = app
+        .register_user(
+            "grace@example.com",
+            crate::support::api::PASSWORD,
+            Some("Grace <Hopper>"),
+        )
+        .await;
+    let res = app
+        .call(
+            &token,
+            Method::POST,
+            "/api/sessions",
+            Some(
+                json!({"repository": "https://git.example.com/o/r.git", "baseBranch": "main",
+                        "provider": "demo"}),
+            ),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+    let session: Value = res.json().await.unwrap();
+    let branch = session["workingBranch"].as_str().unwrap().to_string();
+    let run = Run {
+        app,
+        token,
+        session: session["id"].as_str().unwrap().to_string(),
+    };
+    fake.script.lock().unwrap().extend([
+        // A report on another branch (a confused worker) moves nothing; the session's own does.
+        stream(vec![
+            report(&branch, &head),
+            report("webedt/someone-else", &"d".repeat(40)),
+            done.clone(),
+        ]),
+        stream(vec![done]),
+    ]);
+
+    let (status, events) = run.turn("Fix the bug").await;
+    assert_eq!(status, "completed");
+    assert_eq!(
+        types(&events),
+        [
+            "user_message",
+            "run_started",
+            "changes",
+            "changes",
+            "completed"
+        ]
+    );
+    assert_eq!(events[1]["data"]["workingBranch"], branch.as_str());
+    let s = run.get(&format!("/api/sessions/{}", run.session)).await;
+    assert_eq!(s["headCommit"], head.as_str(), "{s}");
+    assert_eq!(s["baseCommit"], base.as_str(), "{s}");
+    let req = &fake.requests("/execute")[0];
+    assert_eq!(
+        req.body["workspace"],
+        json!({"repositoryUrl": "https://git.example.com/o/r.git", "baseBranch": "main",
+               "workingBranch": branch, "expectedHead": null,
+               "author": {"name": "Grace Hopper", "email": "grace@example.com"}})
+    );
+    assert_eq!(req.body["provider"], json!({"kind": "demo", "model": null}));
+    assert!(
+        !req.body.to_string().contains(KEY),
+        "the worker secret is only a header"
+    );
+
+    let (status, _) = run.turn("And the test").await;
+    assert_eq!(status, "completed");
+    let req = &fake.requests("/execute")[1];
+    assert_eq!(req.body["type"], "resume");
+    assert_eq!(req.body["workspace"]["expectedHead"], head.as_str());
+}

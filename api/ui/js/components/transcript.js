@@ -58,6 +58,7 @@ export class Transcript {
       case 'assistant_message': this.assistantDelta(data, seq); break;
       case 'tool_use': this.toolUse(data, seq); break;
       case 'tool_result': this.toolResult(data, seq); break;
+      case 'changes': this.changes(data, seq); break;
       case 'completed': this.completed(data, seq); break;
       case 'error': this.terminal('error', 'Error', data.message || 'The run failed.', seq); break;
       case 'interrupted': this.terminal('interrupted', 'Interrupted', data.message || 'Stopped.', seq); break;
@@ -152,6 +153,21 @@ export class Transcript {
       this.add(h('li', { class: 'tool-item', dataset: { seq } },
         h('details', { class: 'tool' }, h('summary', { text: 'Tool result' }), section)));
     }
+  }
+
+  /** A coding run's report of its branch: a summary line, the diff folded under it. */
+  changes(data, seq) {
+    this.closeAssistant();
+    const files = Array.isArray(data.files) ? data.files : [];
+    const sum = (k) => files.reduce((n, f) => n + (Number(f[k]) || 0), 0);
+    const head = typeof data.headCommit === 'string' ? ` · ${data.headCommit.slice(0, 7)}` : ' · not pushed';
+    const title = `Changes on ${data.branch || 'the branch'}: ${files.length} file${files.length === 1 ? '' : 's'}`
+      + ` (+${sum('additions')} −${sum('deletions')})${head}`;
+    const diff = (typeof data.diff === 'string' ? data.diff : '') + (data.truncated ? '\n… (truncated)' : '');
+    this.add(h('li', { class: 'tool-item', dataset: { seq } },
+      h('details', { class: 'tool' }, h('summary', { text: title }),
+        h('div', { class: 'tool-section' },
+          h('pre', { class: 'code-block' }, h('code', { text: diff || '(no differences)' }))))));
   }
 
   finishTools() {
