@@ -100,29 +100,9 @@ pub struct ProviderSpec {
     pub base_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct FileChange {
-    pub path: String,
-    /// `added` | `modified` | `deleted` | `renamed`.
-    pub status: String,
-    pub additions: u64,
-    pub deletions: u64,
-}
-
-/// The report of what the run left on its branch (sent after each push and last before `result`).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Changes {
-    pub branch: String,
-    pub base_branch: String,
-    pub base_commit: String,
-    /// The pushed tip of `branch`; `None` when the branch does not exist on the remote.
-    pub head_commit: Option<String>,
-    pub files: Vec<FileChange>,
-    pub diff: String,
-    pub truncated: bool,
-}
+/// The report of what the run left on its branch (sent after each push and last before
+/// `result`): one type with the API's client, which stores it as the `changes` event.
+pub use webedt_providers::{Changes, FileChange};
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]

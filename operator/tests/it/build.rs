@@ -16,17 +16,6 @@ use webedt_operator::build::{
 };
 use webedt_operator::validate::{Finding, OPERATOR_ENV, ValidatedWebEDT};
 
-fn inputs() -> Inputs {
-    Inputs {
-        secret_hash: "h1".into(),
-        new_session_secret: "s".repeat(43),
-    }
-}
-
-fn deploy(extra: &str) -> Deployment {
-    deployment::build(&validated(extra), &inputs())
-}
-
 fn pod(d: &Deployment) -> &PodSpec {
     d.spec.template.spec.as_ref().unwrap()
 }

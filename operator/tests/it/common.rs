@@ -1,9 +1,12 @@
 //! Shared test helpers: parsing WebEDTs from YAML, and an offline stand-in for the apiserver's
 //! admission of a WebEDT (structural schema check, defaulting, CEL rules).
 
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::EnvVar;
 use kube::CustomResourceExt;
 use kube::core::cel::{Validator, apply_defaults};
 use serde_json::Value;
+use webedt_operator::build::{Inputs, deployment};
 use webedt_operator::crd::WebEDT;
 use webedt_operator::validate::{ValidatedWebEDT, validate};
 
@@ -44,6 +47,27 @@ pub fn validated(extra: &str) -> ValidatedWebEDT {
 }
 
 /// The CRD's openAPIV3Schema as JSON.
+/// What the reconciler would have dereferenced: a fixed Secret hash and session secret.
+pub fn inputs() -> Inputs {
+    Inputs {
+        secret_hash: "h1".into(),
+        new_session_secret: "s".repeat(43),
+    }
+}
+
+/// The Deployment built for a minimal spec plus `extra`.
+pub fn deploy(extra: &str) -> Deployment {
+    deployment::build(&validated(extra), &inputs())
+}
+
+/// The API container's environment for a minimal spec plus `extra`.
+pub fn env_for(extra: &str) -> Vec<EnvVar> {
+    deploy(extra).spec.template.spec.unwrap().containers[0]
+        .env
+        .clone()
+        .unwrap()
+}
+
 pub fn crd_schema() -> Value {
     let crd = WebEDT::crd();
     serde_json::to_value(

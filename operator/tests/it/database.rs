@@ -5,22 +5,7 @@ use crate::common::*;
 use k8s_openapi::api::core::v1::EnvVar;
 use std::collections::BTreeMap;
 use webedt_contract::names;
-use webedt_operator::build::{self, Inputs, deployment, migration_job};
-
-fn inputs() -> Inputs {
-    Inputs {
-        secret_hash: "h1".into(),
-        new_session_secret: "s".repeat(43),
-    }
-}
-
-fn env_of(extra: &str) -> Vec<EnvVar> {
-    let d = deployment::build(&validated(extra), &inputs());
-    d.spec.template.spec.unwrap().containers[0]
-        .env
-        .clone()
-        .unwrap()
-}
+use webedt_operator::build::{self, deployment, migration_job};
 
 fn secret_refs(env: &[EnvVar]) -> BTreeMap<String, (String, String)> {
     env.iter()
@@ -34,7 +19,7 @@ fn secret_refs(env: &[EnvVar]) -> BTreeMap<String, (String, String)> {
 #[test]
 fn credentials_as_parts_from_a_cloudnativepg_app_secret() {
     let spec = "database: {credentialsSecretRef: {name: pg-app}}";
-    let refs = secret_refs(&env_of(spec));
+    let refs = secret_refs(&env_for(spec));
     let part = |var: &str, key: &str| (var.to_string(), ("pg-app".to_string(), key.to_string()));
     for (var, key) in [
         part(names::DB_HOST, "host"),
@@ -151,7 +136,7 @@ fn tls_with_a_ca_from_a_secret_or_a_config_map() {
         (cm.name.as_str(), cm.items.unwrap()[0].key.as_str()),
         ("bundle", "root.pem")
     );
-    let env = env_of("database: {secretRef: {name: db}, tls: {sslMode: require}}");
+    let env = env_for("database: {secretRef: {name: db}, tls: {sslMode: require}}");
     assert!(env.iter().any(|e| e.name == names::DB_SSLMODE));
     assert!(!env.iter().any(|e| e.name == names::DB_SSLROOTCERT));
     // verify-* without a CA cannot work: refused, naming the field.

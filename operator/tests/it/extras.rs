@@ -9,21 +9,10 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::CustomResourceExt;
 use webedt_contract::{ShutdownSettings, names};
 use webedt_operator::build::{
-    self, Desired, Inputs, deployment, hpa, migration_job, service, service_monitor,
+    self, Desired, deployment, hpa, migration_job, service, service_monitor,
 };
 use webedt_operator::crd::WebEDT;
 use webedt_operator::validate::validate;
-
-fn inputs() -> Inputs {
-    Inputs {
-        secret_hash: "h1".into(),
-        new_session_secret: "s".repeat(43),
-    }
-}
-
-fn deploy(extra: &str) -> Deployment {
-    deployment::build(&validated(extra), &inputs())
-}
 
 fn pod(d: &Deployment) -> PodSpec {
     d.spec.clone().template.spec.unwrap()

@@ -6,23 +6,8 @@ use k8s_openapi::api::core::v1::EnvVar;
 use std::collections::BTreeMap;
 use webedt_contract::{LimitSettings, PoolerMode, ProviderLimits, ScaleSettings, names};
 use webedt_operator::budget::ConnectionBudget;
-use webedt_operator::build::{self, Inputs, deployment, migration_job};
+use webedt_operator::build::{self, migration_job};
 use webedt_operator::validate::{Finding, validate};
-
-fn inputs() -> Inputs {
-    Inputs {
-        secret_hash: "h1".into(),
-        new_session_secret: "s".repeat(43),
-    }
-}
-
-fn env_of(extra: &str) -> Vec<EnvVar> {
-    let d = deployment::build(&validated(extra), &inputs());
-    d.spec.template.spec.unwrap().containers[0]
-        .env
-        .clone()
-        .unwrap()
-}
 
 fn plain(env: &[EnvVar]) -> BTreeMap<String, String> {
     env.iter()
@@ -38,7 +23,7 @@ fn reason(extra: &str) -> &'static str {
 
 #[test]
 fn limits_and_retention_reach_the_env_and_parse_back_through_the_contract() {
-    let env = plain(&env_of(
+    let env = plain(&env_for(
         "limits: {headerTimeoutMs: 5000, bodyTimeoutMs: 6000, connectionsPerReplica: 900, \
          streamsPerUser: 7, runsPerUser: 2, runsPerMinute: 9, registrationsPerIpHour: 3, \
          loginFailuresPerAccountIp: 4, loginFailuresPerIp: 40, loginSlowdownAfter: 20}\n\
@@ -115,13 +100,13 @@ fn limits_the_contract_refuses_are_refused_offline_and_by_admission() {
 #[test]
 fn trusted_proxy_hops_follow_the_ingress() {
     // No Ingress: not set, and a team with its own proxy may set it.
-    let env = plain(&env_of("env: [{name: TRUSTED_PROXY_HOPS, value: '2'}]"));
+    let env = plain(&env_for("env: [{name: TRUSTED_PROXY_HOPS, value: '2'}]"));
     assert_eq!(env[names::TRUSTED_PROXY_HOPS], "2");
     // With the Ingress: one hop (the controller) by default, or what the spec says; then
     // spec.env may not set it.
-    let env = plain(&env_of("ingress: {enabled: true, host: a.example}"));
+    let env = plain(&env_for("ingress: {enabled: true, host: a.example}"));
     assert_eq!(env[names::TRUSTED_PROXY_HOPS], "1");
-    let env = plain(&env_of(
+    let env = plain(&env_for(
         "ingress: {enabled: true, host: a.example, trustedProxyHops: 2}",
     ));
     assert_eq!(env[names::TRUSTED_PROXY_HOPS], "2");
@@ -132,7 +117,7 @@ fn trusted_proxy_hops_follow_the_ingress() {
         "ReservedEnvVar"
     );
     // The API reads the value the operator wrote.
-    let env = plain(&env_of("ingress: {enabled: true, host: a.example}"));
+    let env = plain(&env_for("ingress: {enabled: true, host: a.example}"));
     let mut all = env.clone();
     all.insert(names::DATABASE_URL.into(), "postgres://u:p@db/x".into());
     all.insert(names::SESSION_SECRET.into(), "s".repeat(43));
@@ -145,7 +130,7 @@ fn a_pooler_sends_the_pools_through_it_and_listen_and_migrations_direct() {
     let pooled = "database: {secretRef: {name: pooler-uri}, directSecretRef: {name: pg-app}, \
                   pooler: {serverConnections: 40}}";
     let v = validated(pooled);
-    let env = env_of(pooled);
+    let env = env_for(pooled);
     let secret = |name: &str| {
         let e = env.iter().find(|e| e.name == name).unwrap();
         let r = e.value_from.clone().unwrap().secret_key_ref.unwrap();
@@ -170,7 +155,7 @@ fn a_pooler_sends_the_pools_through_it_and_listen_and_migrations_direct() {
     // A rotated direct-URL Secret rolls the pods like the others: it is one of the watched.
     assert!(v.referenced_secrets().contains(&"pg-app".to_string()));
     // Session mode behaves like PostgreSQL itself.
-    let env = plain(&env_of(
+    let env = plain(&env_for(
         "database: {secretRef: {name: p}, directSecretRef: {name: d}, \
          pooler: {mode: Session, serverConnections: 5}}",
     ));
