@@ -2,13 +2,14 @@
 //! OpenAI-compatible chat completions (`tools`, `tool_calls` streamed in fragments), plus the
 //! scripted demo. One neutral conversation ([`Message`]) is rendered into each wire format.
 //!
-//! Designed to move: this module depends only on `reqwest`, `serde_json` and tokio, so it can
-//! join the API's wire formats in the shared providers crate.
+//! The SSE parser is the providers crate's. The tool-use request/response formats still live
+//! here, beside the API's chat-only ones in that crate; moving them there is issue 18's open end.
 
 pub mod anthropic;
 pub mod demo;
 pub mod openai;
-mod sse;
+
+use webedt_providers::sse;
 
 use serde_json::Value;
 use std::time::Duration;
