@@ -1,22 +1,18 @@
-//! Anthropic's Messages API with `stream: true`.
-//!
-//! Wire format: SSE events `message_start` (input usage), `content_block_start` (a `text` or
-//! `tool_use` block), `content_block_delta` (`text_delta`, or `input_json_delta` pieces of a tool
-//! call's input), `content_block_stop`, `message_delta` (cumulative output usage),
-//! `message_stop` (the end), `ping`, and `error` (a failure mid-stream).
+//! Anthropic's Messages API for chat runs: the wire format is [`crate::wire::anthropic`]; this
+//! file adds the transport, the key, and the cost of an answer.
 
-use serde_json::{Value, json};
-use std::collections::HashMap;
+use serde_json::Value;
 use webedt_contract::AnthropicSettings;
 use webedt_contract::names::ANTHROPIC_API_KEY;
 
 use super::http::{Emit, Http, Target, secret_header, task_stream, truncated};
-use super::{Provider, ProviderError, ProviderEvent, ProviderStream, RunRequest};
+use super::wire::{Request, TokenUsage as Usage, anthropic};
+use super::{
+    Provider, ProviderError, ProviderEvent, ProviderStream, RunRequest, provider_event,
+    wire_messages,
+};
 
 const LABEL: &str = "Anthropic";
-const API_VERSION: &str = "2023-06-01";
-/// Upper bound of one answer's length, in tokens (the API requires one).
-const MAX_TOKENS: u32 = 8192;
 
 pub struct Anthropic {
     http: Http,
@@ -56,16 +52,13 @@ async fn run(
     emit: Emit,
 ) -> Result<(), ProviderError> {
     let key = secret_header(settings.api_key.expose(), ANTHROPIC_API_KEY, "")?;
-    let messages: Vec<Value> = request
-        .conversation()
-        .into_iter()
-        .map(|t| json!({ "role": t.role.as_str(), "content": t.text }))
-        .collect();
-    let body = json!({
-        "model": request.model,
-        "max_tokens": MAX_TOKENS,
-        "stream": true,
-        "messages": messages,
+    let messages = wire_messages(&request);
+    let body = anthropic::body(&Request {
+        model: &request.model,
+        system: None,
+        messages: &messages,
+        tools: &[],
+        max_tokens: None,
     });
     let url = format!("{}/v1/messages", settings.base_url);
     let target = Target {
@@ -78,183 +71,33 @@ async fn run(
             http.client()
                 .post(&url)
                 .header("x-api-key", key.clone())
-                .header("anthropic-version", API_VERSION)
+                .header("anthropic-version", anthropic::API_VERSION)
                 .header("accept", "text/event-stream")
                 .json(&body)
         })
         .await?;
     let mut events = http.events(LABEL, response);
-    let mut state = State::new(&request.model);
+    let mut decoder = anthropic::Decoder::default();
     while let Some(event) = events.next().await? {
         let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
             continue;
         };
         let kind = data["type"].as_str().unwrap_or(event.event.as_str());
-        for out in state.on_event(kind, &data)? {
-            emit.send(out).await;
+        for out in decoder.on_event(kind, &data).map_err(ProviderError)? {
+            emit.send(provider_event(out)).await;
         }
-        if state.finished {
+        if decoder.finished {
+            let u = &decoder.usage;
+            emit.send(ProviderEvent::Usage {
+                input_tokens: u.total_input(),
+                output_tokens: u.output,
+                cost_usd: cost(&request.model, u),
+            })
+            .await;
             return Ok(());
         }
     }
     Err(truncated(LABEL))
-}
-
-#[derive(Default)]
-struct Usage {
-    input: u64,
-    cache_write: u64,
-    cache_read: u64,
-    output: u64,
-}
-
-impl Usage {
-    fn update(&mut self, u: &Value) {
-        // Counts are cumulative: a later event replaces an earlier one.
-        let set = |field: &str, slot: &mut u64| {
-            if let Some(n) = u[field].as_u64() {
-                *slot = n;
-            }
-        };
-        set("input_tokens", &mut self.input);
-        set("cache_creation_input_tokens", &mut self.cache_write);
-        set("cache_read_input_tokens", &mut self.cache_read);
-        set("output_tokens", &mut self.output);
-    }
-}
-
-/// A tool call whose input arrives as JSON text in pieces.
-struct PendingTool {
-    id: String,
-    name: String,
-    json: String,
-    start_input: Value,
-}
-
-struct State {
-    model: String,
-    usage: Usage,
-    tools: HashMap<u64, PendingTool>,
-    finished: bool,
-}
-
-impl State {
-    fn new(model: &str) -> Self {
-        Self {
-            model: model.to_string(),
-            usage: Usage::default(),
-            tools: HashMap::new(),
-            finished: false,
-        }
-    }
-
-    fn on_event(&mut self, kind: &str, data: &Value) -> Result<Vec<ProviderEvent>, ProviderError> {
-        let index = data["index"].as_u64().unwrap_or(0);
-        Ok(match kind {
-            "message_start" => {
-                self.usage.update(&data["message"]["usage"]);
-                vec![]
-            }
-            "content_block_start" => {
-                let block = &data["content_block"];
-                match block["type"].as_str() {
-                    Some("text") => text(block["text"].as_str()),
-                    Some("tool_use" | "server_tool_use") => {
-                        self.tools.insert(
-                            index,
-                            PendingTool {
-                                id: block["id"].as_str().unwrap_or_default().into(),
-                                name: block["name"].as_str().unwrap_or_default().into(),
-                                json: String::new(),
-                                start_input: block["input"].clone(),
-                            },
-                        );
-                        vec![]
-                    }
-                    // Results of Anthropic-run tools (e.g. web search) arrive whole.
-                    Some(t) if t.ends_with("_tool_result") => vec![ProviderEvent::ToolResult {
-                        tool_use_id: block["tool_use_id"].as_str().unwrap_or_default().into(),
-                        content: match &block["content"] {
-                            Value::String(s) => s.clone(),
-                            other => other.to_string(),
-                        },
-                        is_error: block["content"]["type"]
-                            .as_str()
-                            .is_some_and(|t| t.ends_with("_error")),
-                    }],
-                    _ => vec![],
-                }
-            }
-            "content_block_delta" => {
-                let delta = &data["delta"];
-                match delta["type"].as_str() {
-                    Some("text_delta") => text(delta["text"].as_str()),
-                    Some("input_json_delta") => {
-                        if let Some(tool) = self.tools.get_mut(&index) {
-                            tool.json
-                                .push_str(delta["partial_json"].as_str().unwrap_or_default());
-                        }
-                        vec![]
-                    }
-                    // Thinking, signatures, citations: not shown.
-                    _ => vec![],
-                }
-            }
-            "content_block_stop" => match self.tools.remove(&index) {
-                None => vec![],
-                Some(tool) => {
-                    let input = if tool.json.trim().is_empty() {
-                        match tool.start_input {
-                            Value::Null => json!({}),
-                            v => v,
-                        }
-                    } else {
-                        serde_json::from_str(&tool.json).unwrap_or(Value::String(tool.json))
-                    };
-                    vec![ProviderEvent::ToolUse {
-                        id: tool.id,
-                        name: tool.name,
-                        input,
-                    }]
-                }
-            },
-            "message_delta" => {
-                self.usage.update(&data["usage"]);
-                vec![]
-            }
-            "message_stop" => {
-                self.finished = true;
-                let u = &self.usage;
-                vec![ProviderEvent::Usage {
-                    input_tokens: u.input + u.cache_write + u.cache_read,
-                    output_tokens: u.output,
-                    cost_usd: cost(&self.model, u),
-                }]
-            }
-            "error" => {
-                let e = &data["error"];
-                let what = e["message"].as_str().unwrap_or("unknown error");
-                let kind = e["type"].as_str().unwrap_or("error");
-                return Err(ProviderError(match kind {
-                    "overloaded_error" => format!(
-                        "Anthropic is overloaded and stopped the answer ({what}); try again later. The partial answer is kept."
-                    ),
-                    _ => format!(
-                        "Anthropic stopped the answer with an error ({kind}: {what}). The partial answer is kept."
-                    ),
-                }));
-            }
-            // `ping` and anything newer.
-            _ => vec![],
-        })
-    }
-}
-
-fn text(t: Option<&str>) -> Vec<ProviderEvent> {
-    match t {
-        Some(t) if !t.is_empty() => vec![ProviderEvent::Text(t.to_string())],
-        _ => vec![],
-    }
 }
 
 /// Published list prices in USD per million tokens (input, output) of well-known models,

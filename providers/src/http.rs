@@ -36,16 +36,29 @@ pub struct Target {
 
 impl Http {
     pub fn new(limits: &webedt_contract::ProviderLimits) -> Self {
-        let connect_timeout = Duration::from_millis(limits.connect_timeout_ms);
+        Self::with_timeouts(
+            Duration::from_millis(limits.connect_timeout_ms),
+            Duration::from_millis(limits.idle_timeout_ms),
+            concat!("webedt-api/", env!("CARGO_PKG_VERSION")),
+        )
+    }
+
+    /// `connect_timeout` bounds the TCP/TLS connect, `idle_timeout` the wait for the answer to
+    /// start and every silence in it.
+    pub fn with_timeouts(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        user_agent: &'static str,
+    ) -> Self {
         let client = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
-            .user_agent(concat!("webedt-api/", env!("CARGO_PKG_VERSION")))
+            .user_agent(user_agent)
             .build()
             .expect("the HTTP client builds with static settings");
         Self {
             client,
             connect_timeout,
-            idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
+            idle_timeout,
         }
     }
 

@@ -11,6 +11,7 @@ mod anthropic;
 pub mod http;
 mod openai;
 pub mod sse;
+pub mod wire;
 mod worker;
 
 use futures::stream::BoxStream;
@@ -160,6 +161,42 @@ impl RunRequest {
             }
         }
         turns
+    }
+}
+
+/// A chat run's conversation in the wire formats' neutral form.
+fn wire_messages(request: &RunRequest) -> Vec<wire::Message> {
+    request
+        .conversation()
+        .into_iter()
+        .map(|t| match t.role {
+            Role::User => wire::Message::User(t.text),
+            Role::Assistant => wire::Message::Assistant {
+                text: t.text,
+                calls: vec![],
+            },
+        })
+        .collect()
+}
+
+/// A decoded piece of an answer as the event a chat run stores.
+fn provider_event(event: wire::WireEvent) -> ProviderEvent {
+    match event {
+        wire::WireEvent::Text(t) => ProviderEvent::Text(t),
+        wire::WireEvent::ToolCall(call) => ProviderEvent::ToolUse {
+            input: call.input_value(),
+            id: call.id,
+            name: call.name,
+        },
+        wire::WireEvent::ServerToolResult {
+            tool_use_id,
+            content,
+            is_error,
+        } => ProviderEvent::ToolResult {
+            tool_use_id,
+            content,
+            is_error,
+        },
     }
 }
 

@@ -38,6 +38,8 @@ async fn main() {
             std::process::exit(2);
         }
     };
+    // The bound address (the port may have been chosen by the system).
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or(addr);
     tracing::info!(%addr, "listening");
     let app = server::router(worker.clone(), secret);
     let draining = worker.clone();

@@ -113,7 +113,7 @@ impl Worker {
             commands = config.allow_commands,
             "worker ready"
         );
-        let http = llm::Http::new(providers.connect_timeout, providers.idle_timeout);
+        let http = llm::http(providers.connect_timeout, providers.idle_timeout);
         Ok(Self {
             inner: Arc::new(Inner {
                 config,
@@ -475,10 +475,10 @@ async fn execute_in(
             trim(&mut messages, cfg.context_max_chars);
             let req = Request {
                 model,
-                system: SYSTEM_PROMPT,
+                system: Some(SYSTEM_PROMPT),
                 messages: &messages,
                 tools: &specs,
-                max_tokens: MAX_ANSWER_TOKENS,
+                max_tokens: Some(MAX_ANSWER_TOKENS),
             };
             let reply = tokio::select! {
                 r = client.complete(&req, tx) => r?,

@@ -7,7 +7,7 @@
 use serde_json::json;
 use std::time::Duration;
 
-use super::{Message, Reply, Request, TextSink, ToolCall};
+use super::{Message, Reply, Request, TextSink, ToolCall, ToolResult};
 use crate::protocol::{Usage, WorkerEvent};
 
 pub struct Demo {
@@ -41,7 +41,7 @@ impl Demo {
             })
             .unwrap_or_default();
         // This run's steps: the tool results so far, newest last.
-        let results: Vec<&super::ToolResult> = req
+        let results: Vec<&ToolResult> = req
             .messages
             .iter()
             .filter_map(|m| match m {

@@ -16,12 +16,8 @@ pub const MODEL_RESULT_MAX: usize = 16 * 1024;
 /// Most of a tool result carried by a `tool_result` event (and so stored by the API).
 pub const EVENT_RESULT_MAX: usize = 4 * 1024;
 
-#[derive(Debug, Clone, PartialEq)]
-pub struct ToolSpec {
-    pub name: &'static str,
-    pub description: &'static str,
-    pub input_schema: Value,
-}
+/// How a tool is offered to the model: the wire formats' neutral form.
+pub use webedt_providers::wire::ToolSpec;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolOutcome {
