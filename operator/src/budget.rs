@@ -6,7 +6,8 @@
 //! pool (`DB_POOL_MAX`) and one LISTEN connection outside it; one more connection runs the
 //! migrations (the Job's, or a starting pod's before it serves). With a pooler, the pools talk to
 //! the pooler and PostgreSQL sees the pooler's server connections instead; LISTEN and the
-//! migrations still go straight to PostgreSQL.
+//! migrations still go straight to PostgreSQL. The coding-agent workers (spec.worker) hold no
+//! database connection: they get no database variable, so they are not counted.
 
 use crate::validate::ValidatedWebEDT;
 

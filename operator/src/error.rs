@@ -45,6 +45,12 @@ pub enum Error {
     #[error("spec.autoscaling.minReplicas ({min}) must be <= spec.autoscaling.maxReplicas ({max})")]
     InvalidAutoscaling { min: i32, max: i32 },
 
+    #[error("spec.worker.{field}: {message}")]
+    InvalidWorker {
+        field: &'static str,
+        message: String,
+    },
+
     #[error("spec.env sets {name}, which the operator manages; use the matching spec field")]
     ReservedEnvVar { name: String },
 
@@ -137,6 +143,7 @@ impl Error {
             Self::InvalidPodExtras { .. } => "InvalidPodExtras",
             Self::InvalidRollout => "InvalidRollout",
             Self::InvalidAutoscaling { .. } => "InvalidAutoscaling",
+            Self::InvalidWorker { .. } => "InvalidWorker",
             Self::ReservedEnvVar { .. } => "ReservedEnvVar",
             Self::ReadInput { .. } => "ReadInput",
             Self::InvalidManifest { .. } => "InvalidManifest",

@@ -13,6 +13,7 @@ pub mod crd;
 pub mod error;
 pub mod render;
 pub mod validate;
+pub mod worker;
 pub mod yaml;
 
 pub use error::{Error, Result};

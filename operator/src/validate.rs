@@ -12,6 +12,7 @@ use crate::crd::{
     WebEDT, WebEDTSpec,
 };
 use crate::error::{Error, Result};
+use crate::worker::{ValidatedWorker, validate_worker};
 use k8s_openapi::api::autoscaling::v2::MetricSpec;
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec, Volume};
 use webedt_contract::{
@@ -111,6 +112,8 @@ pub struct ValidatedWebEDT {
     pub session_secret: SecretKey,
     /// True when the operator generates the session Secret (`<name>-session`).
     pub session_secret_generated: bool,
+    /// spec.worker when enabled.
+    pub worker: Option<ValidatedWorker>,
     pub findings: Vec<Finding>,
 }
 
@@ -176,6 +179,11 @@ impl ValidatedWebEDT {
                     names::AI_WORKER_SECRET,
                     p.worker.as_ref().and_then(|w| w.secret_ref.as_ref()),
                 ),
+                // The operator's own workers: the generated secret the API sends them.
+                self.worker.as_ref().map(|w| PodSecret {
+                    var: names::AI_WORKER_SECRET,
+                    key: w.secret.clone(),
+                }),
             ])
             .flatten()
             .collect()
@@ -188,6 +196,27 @@ impl ValidatedWebEDT {
         names.sort();
         names.dedup();
         names
+    }
+
+    /// The Secret keys the worker pods read (empty without spec.worker): the shared worker
+    /// secret and the provider keys, from the same Secrets the API reads (a subset of
+    /// [`Self::secret_keys`], so they are dereferenced and watched already). Only these
+    /// Secrets' versions go into the workers' pod template, so rotating the session secret or
+    /// the database password does not roll the workers.
+    pub fn worker_secret_keys(&self) -> Vec<PodSecret> {
+        let Some(w) = &self.worker else {
+            return Vec::new();
+        };
+        let mut keys = vec![PodSecret {
+            var: webedt_contract::worker::WORKER_SECRET,
+            key: w.secret.clone(),
+        }];
+        keys.extend(
+            self.secret_keys()
+                .into_iter()
+                .filter(|s| [names::ANTHROPIC_API_KEY, names::OPENAI_API_KEY].contains(&s.var)),
+        );
+        keys
     }
 }
 
@@ -317,6 +346,7 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
         });
     }
 
+    let worker = validate_worker(&name, &spec)?;
     let database = database_secrets(&spec)?;
     if let Some(tls) = &spec.database.tls {
         let verifies = matches!(tls.ssl_mode, SslMode::VerifyCa | SslMode::VerifyFull);
@@ -367,6 +397,7 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
         database,
         session_secret,
         session_secret_generated,
+        worker,
         findings: Vec::new(),
     };
     v.findings = findings(&v);

@@ -13,7 +13,7 @@ use webedt_contract::names;
 /// provider only when OPENAI_BASE_URL is set.
 pub const OPENAI_DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
 
-fn value(name: &str, value: impl Into<String>) -> EnvVar {
+pub(super) fn value(name: &str, value: impl Into<String>) -> EnvVar {
     EnvVar {
         name: name.into(),
         value: Some(value.into()),
@@ -21,7 +21,7 @@ fn value(name: &str, value: impl Into<String>) -> EnvVar {
     }
 }
 
-fn secret(name: &str, key: &SecretKey) -> EnvVar {
+pub(super) fn secret(name: &str, key: &SecretKey) -> EnvVar {
     EnvVar {
         name: name.into(),
         value: None,
@@ -134,6 +134,11 @@ fn provider_env(v: &ValidatedWebEDT, from_secret: &dyn Fn(&str) -> Option<EnvVar
     }
     if let Some(w) = &p.worker {
         env.push(value(names::AI_WORKER_URL, w.url.clone()));
+        env.extend(from_secret(names::AI_WORKER_SECRET));
+    } else if v.worker.is_some() {
+        // The operator's own workers (validate() refuses both at once). The URL names the
+        // Service, never the image, so a worker image change leaves the API pods alone.
+        env.push(value(names::AI_WORKER_URL, super::worker_service::url(v)));
         env.extend(from_secret(names::AI_WORKER_SECRET));
     }
     if let Some(d) = p.default {

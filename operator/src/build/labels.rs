@@ -21,6 +21,8 @@ pub enum Component {
     Migration,
     /// The generated session Secret.
     SessionSecret,
+    /// The coding-agent workers and everything around them (spec.worker).
+    Worker,
 }
 
 impl Component {
@@ -29,6 +31,7 @@ impl Component {
             Self::Api => "api",
             Self::Migration => "migration",
             Self::SessionSecret => "session-secret",
+            Self::Worker => "worker",
         }
     }
 }

@@ -21,9 +21,16 @@ pub mod role;
 pub mod service;
 pub mod service_monitor;
 pub mod session_secret;
+pub mod worker_deployment;
+mod worker_env;
+pub mod worker_hpa;
+pub mod worker_network_policy;
+pub mod worker_secret;
+pub mod worker_service;
 
 pub use env::api_env;
 pub use role::{ApplyPolicy, Kind, Role};
+pub use worker_env::{RUNS_DIR, TMP_DIR, WORKSPACE_DIR, worker_env};
 
 use crate::crd::{GROUP, KIND, VERSION};
 use crate::error::{Error, Result};
@@ -57,9 +64,14 @@ pub const HTTP_PORT_NAME: &str = "http";
 pub struct Inputs {
     /// [`secret_hash`] of the Secrets in [`ValidatedWebEDT::referenced_secrets`].
     pub secret_hash: String,
+    /// [`secret_hash`] of the Secrets in [`ValidatedWebEDT::worker_secret_keys`]: the
+    /// workers' pod template rolls only for those.
+    pub worker_secret_hash: String,
     /// Value for a newly generated session Secret. Only used when that Secret does not exist
     /// yet (it is create-only), so a fresh random value per reconcile is fine.
     pub new_session_secret: String,
+    /// Value for a newly generated worker Secret (create-only too).
+    pub new_worker_secret: String,
 }
 
 impl Inputs {
@@ -67,7 +79,9 @@ impl Inputs {
     pub fn offline() -> Self {
         Self {
             secret_hash: PLACEHOLDER.into(),
+            worker_secret_hash: PLACEHOLDER.into(),
             new_session_secret: PLACEHOLDER.into(),
+            new_worker_secret: PLACEHOLDER.into(),
         }
     }
 }
@@ -112,6 +126,11 @@ pub enum Desired {
     Ingress(Ingress),
     NetworkPolicy(NetworkPolicy),
     ServiceMonitor(DynamicObject),
+    WorkerSecret(Secret),
+    WorkerDeployment(Box<Deployment>),
+    WorkerService(Service),
+    WorkerNetworkPolicy(NetworkPolicy),
+    WorkerHorizontalPodAutoscaler(HorizontalPodAutoscaler),
 }
 
 impl Desired {
@@ -126,6 +145,11 @@ impl Desired {
             Self::Ingress(_) => Role::Ingress,
             Self::NetworkPolicy(_) => Role::NetworkPolicy,
             Self::ServiceMonitor(_) => Role::ServiceMonitor,
+            Self::WorkerSecret(_) => Role::WorkerSecret,
+            Self::WorkerDeployment(_) => Role::WorkerDeployment,
+            Self::WorkerService(_) => Role::WorkerService,
+            Self::WorkerNetworkPolicy(_) => Role::WorkerNetworkPolicy,
+            Self::WorkerHorizontalPodAutoscaler(_) => Role::WorkerHorizontalPodAutoscaler,
         }
     }
 
@@ -144,6 +168,11 @@ impl Desired {
             Self::Ingress(o) => &o.metadata,
             Self::NetworkPolicy(o) => &o.metadata,
             Self::ServiceMonitor(o) => &o.metadata,
+            Self::WorkerSecret(o) => &o.metadata,
+            Self::WorkerDeployment(o) => &o.metadata,
+            Self::WorkerService(o) => &o.metadata,
+            Self::WorkerNetworkPolicy(o) => &o.metadata,
+            Self::WorkerHorizontalPodAutoscaler(o) => &o.metadata,
         }
     }
 
@@ -163,6 +192,11 @@ impl Desired {
             Self::Ingress(o) => serde_json::to_value(o),
             Self::NetworkPolicy(o) => serde_json::to_value(o),
             Self::ServiceMonitor(o) => serde_json::to_value(o),
+            Self::WorkerSecret(o) => serde_json::to_value(o),
+            Self::WorkerDeployment(o) => serde_json::to_value(o),
+            Self::WorkerService(o) => serde_json::to_value(o),
+            Self::WorkerNetworkPolicy(o) => serde_json::to_value(o),
+            Self::WorkerHorizontalPodAutoscaler(o) => serde_json::to_value(o),
         };
         v.map_err(|e| Error::SerializationFailed {
             what: format!("{} {}", self.role().kind(), self.name()),
@@ -226,6 +260,28 @@ pub fn desired(v: &ValidatedWebEDT, inputs: &Inputs) -> DesiredState {
         Role::ServiceMonitor,
         service_monitor::build(v).map(Desired::ServiceMonitor),
     );
+    // The workers: all absent while spec.worker is off, so turning it off deletes them (the
+    // create-only Secret excepted, see Role::policy).
+    optional(
+        Role::WorkerSecret,
+        worker_secret::build(v, &inputs.new_worker_secret).map(Desired::WorkerSecret),
+    );
+    optional(
+        Role::WorkerDeployment,
+        worker_deployment::build(v, inputs).map(|d| Desired::WorkerDeployment(Box::new(d))),
+    );
+    optional(
+        Role::WorkerService,
+        worker_service::build(v).map(Desired::WorkerService),
+    );
+    optional(
+        Role::WorkerNetworkPolicy,
+        worker_network_policy::build(v).map(Desired::WorkerNetworkPolicy),
+    );
+    optional(
+        Role::WorkerHorizontalPodAutoscaler,
+        worker_hpa::build(v).map(Desired::WorkerHorizontalPodAutoscaler),
+    );
     DesiredState { objects, absent }
 }
 
@@ -259,17 +315,26 @@ pub(crate) fn object_labels(
     component: labels::Component,
 ) -> std::collections::BTreeMap<String, String> {
     let mut l = v.spec.common_labels.clone();
-    l.extend(labels::labels(&v.name, component, &v.spec.image));
+    l.extend(labels::labels(&v.name, component, image_of(v, component)));
     l
 }
 
-/// Labels of a pod: common labels, then spec.podLabels, then the operator's own.
+/// Labels of an API pod: common labels, then spec.podLabels, then the operator's own.
 pub(crate) fn pod_labels(
     v: &ValidatedWebEDT,
     component: labels::Component,
 ) -> std::collections::BTreeMap<String, String> {
     let mut l = v.spec.common_labels.clone();
     l.extend(v.spec.pod_labels.clone());
-    l.extend(labels::labels(&v.name, component, &v.spec.image));
+    l.extend(labels::labels(&v.name, component, image_of(v, component)));
     l
+}
+
+/// The image whose tag is a component's `app.kubernetes.io/version`: the worker's for worker
+/// objects, so an API image change never touches the workers' pod template, and vice versa.
+fn image_of(v: &ValidatedWebEDT, component: labels::Component) -> &str {
+    match (component, &v.worker) {
+        (labels::Component::Worker, Some(w)) => &w.image,
+        _ => &v.spec.image,
+    }
 }

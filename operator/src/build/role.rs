@@ -1,7 +1,7 @@
 //! The children of a `WebEDT`, one [`Role`] each: its object's name, Kubernetes [`Kind`],
 //! `app.kubernetes.io/component` and [`ApplyPolicy`] live here and nowhere else.
 //!
-//! Two roles may share a kind (the API's Deployment and, later, a worker's), so whatever is
+//! Two roles may share a kind (the API's Deployment and the workers'), so whatever is
 //! looked up per object — watch caches, applied bodies, deletions — is keyed by (kind, name),
 //! never by kind alone. Every match on a role or a kind is exhaustive: adding one is a compile
 //! error at each place that has to handle it.
@@ -10,6 +10,7 @@ use super::labels::Component;
 use super::migration_job::job_name;
 use super::service_monitor;
 use crate::validate::{ValidatedWebEDT, session_secret_name};
+use crate::worker::worker_name;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
 use k8s_openapi::api::batch::v1::Job;
@@ -34,6 +35,16 @@ pub enum Role {
     Ingress,
     NetworkPolicy,
     ServiceMonitor,
+    /// The bearer secret API and workers share (`<name>-worker`), generated once.
+    WorkerSecret,
+    /// The coding-agent worker pods (spec.worker).
+    WorkerDeployment,
+    /// The workers' Service, the API's AI_WORKER_URL.
+    WorkerService,
+    /// Admits only the API pods to the workers.
+    WorkerNetworkPolicy,
+    /// spec.worker.autoscaling.
+    WorkerHorizontalPodAutoscaler,
 }
 
 /// How the controller writes an object.
@@ -61,13 +72,26 @@ impl Role {
             Self::Ingress => Kind::Ingress,
             Self::NetworkPolicy => Kind::NetworkPolicy,
             Self::ServiceMonitor => Kind::ServiceMonitor,
+            Self::WorkerSecret => Kind::Secret,
+            Self::WorkerDeployment => Kind::Deployment,
+            Self::WorkerService => Kind::Service,
+            Self::WorkerNetworkPolicy => Kind::NetworkPolicy,
+            Self::WorkerHorizontalPodAutoscaler => Kind::HorizontalPodAutoscaler,
         }
     }
 
     pub fn policy(self) -> ApplyPolicy {
         match self {
-            Self::SessionSecret | Self::MigrationJob => ApplyPolicy::CreateOnly,
-            Self::ApiDeployment
+            // The worker secret stays while the worker is off (the operator may not delete
+            // Secrets; re-enabling reuses it) and goes with the WebEDT (owner reference).
+            Self::SessionSecret | Self::MigrationJob | Self::WorkerSecret => {
+                ApplyPolicy::CreateOnly
+            }
+            Self::WorkerDeployment
+            | Self::WorkerService
+            | Self::WorkerNetworkPolicy
+            | Self::WorkerHorizontalPodAutoscaler
+            | Self::ApiDeployment
             | Self::ApiService
             | Self::PodDisruptionBudget
             | Self::HorizontalPodAutoscaler
@@ -89,6 +113,11 @@ impl Role {
             | Self::Ingress
             | Self::NetworkPolicy
             | Self::ServiceMonitor => v.name.clone(),
+            Self::WorkerSecret
+            | Self::WorkerDeployment
+            | Self::WorkerService
+            | Self::WorkerNetworkPolicy
+            | Self::WorkerHorizontalPodAutoscaler => worker_name(&v.name),
         }
     }
 
@@ -104,6 +133,11 @@ impl Role {
             | Self::Ingress
             | Self::NetworkPolicy
             | Self::ServiceMonitor => Component::Api,
+            Self::WorkerSecret
+            | Self::WorkerDeployment
+            | Self::WorkerService
+            | Self::WorkerNetworkPolicy
+            | Self::WorkerHorizontalPodAutoscaler => Component::Worker,
         }
     }
 }

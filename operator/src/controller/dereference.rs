@@ -1,7 +1,7 @@
 //! Step 2 of the pipeline: every Secret key the pods read must exist. Their resourceVersions
 //! are hashed into the pod template so a rotated key rolls the pods; values are never copied.
-//! The generated session Secret is created here when absent, because its version is part of
-//! that hash.
+//! The generated session and worker Secrets are created here when absent, because their
+//! versions are part of that hash.
 
 use super::{MANAGER, Reconcile};
 use crate::build::{self, SecretVersion};
@@ -23,6 +23,8 @@ pub(super) struct Dereferenced {
     pub missing: Vec<String>,
     /// The operator generates the session Secret and it does not exist yet.
     pub session_secret_absent: bool,
+    /// spec.worker is on and the generated worker Secret does not exist yet.
+    pub worker_secret_absent: bool,
 }
 
 impl Reconcile<'_> {
@@ -37,7 +39,9 @@ impl Reconcile<'_> {
             versions: Vec::new(),
             missing: Vec::new(),
             session_secret_absent: false,
+            worker_secret_absent: false,
         };
+        let worker_secret = v.worker.as_ref().map(|w| w.secret.name.as_str());
         for (name, keys) in wanted {
             let cached = self
                 .ctx
@@ -59,6 +63,7 @@ impl Reconcile<'_> {
                 None if v.session_secret_generated && name == v.session_secret.name => {
                     found.session_secret_absent = true
                 }
+                None if worker_secret == Some(name.as_str()) => found.worker_secret_absent = true,
                 None => found.missing.push(format!("Secret {name} does not exist")),
                 Some(s) => {
                     for key in keys {
@@ -83,12 +88,29 @@ impl Reconcile<'_> {
     /// Creates the generated session Secret with a random value (create-only: see
     /// [`crate::build::ApplyPolicy::CreateOnly`]).
     pub(super) async fn create_session_secret(&self, v: &ValidatedWebEDT) -> Result<SecretVersion> {
-        use rand::Rng;
-        let bytes: [u8; 32] = rand::rng().random();
-        let value: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        let secret = build::session_secret::build(v, &value);
+        let secret = build::session_secret::build(v, &random_hex());
+        self.create_generated(secret, "SessionSecretCreated").await
+    }
+
+    /// Creates the generated worker Secret (spec.worker) with a random value.
+    pub(super) async fn create_worker_secret(
+        &self,
+        v: &ValidatedWebEDT,
+    ) -> Result<Option<SecretVersion>> {
+        match build::worker_secret::build(v, &random_hex()) {
+            Some(secret) => Ok(Some(
+                self.create_generated(secret, "WorkerSecretCreated").await?,
+            )),
+            None => Ok(None),
+        }
+    }
+
+    /// Creates a generated Secret unless it exists (409: another reconcile was first, its
+    /// value is kept).
+    async fn create_generated(&self, secret: Secret, reason: &str) -> Result<SecretVersion> {
+        let name = secret.name_any();
         let api = self.api::<Secret>();
-        let what = format!("Secret {}/{}", self.ns, v.session_secret.name);
+        let what = format!("Secret {}/{name}", self.ns);
         let params = PostParams {
             field_manager: Some(MANAGER.into()),
             ..Default::default()
@@ -97,25 +119,31 @@ impl Reconcile<'_> {
             Ok(s) => {
                 self.event(
                     EventType::Normal,
-                    "SessionSecretCreated",
+                    reason,
                     "Create",
                     format!("generated {what}"),
                 )
                 .await;
                 s
             }
-            Err(kube::Error::Api(e)) if e.code == 409 => api
-                .get(&v.session_secret.name)
-                .await
-                .map_err(|source| Error::ReadFailed {
+            Err(kube::Error::Api(e)) if e.code == 409 => {
+                api.get(&name).await.map_err(|source| Error::ReadFailed {
                     what: what.clone(),
                     source,
-                })?,
+                })?
+            }
             Err(source) => return Err(Error::CreateFailed { what, source }),
         };
         Ok(SecretVersion {
-            name: v.session_secret.name.clone(),
+            name,
             version: created.resource_version().unwrap_or_default(),
         })
     }
+}
+
+/// 32 random bytes as hex.
+fn random_hex() -> String {
+    use rand::Rng;
+    let bytes: [u8; 32] = rand::rng().random();
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

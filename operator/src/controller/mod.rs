@@ -6,8 +6,9 @@
 //!    resourceVersions are hashed into the pod template (values are never copied);
 //! 3. *build* the desired objects (part 1; pure);
 //! 4. *apply* with server-side apply, field manager [`MANAGER`], forced: Secrets first (the
-//!    generated session Secret is created once, never re-applied), then the migration Job
-//!    (created once per image; the Deployment waits for it to succeed), then the rest;
+//!    generated session and worker Secrets are created once, never re-applied), then the
+//!    migration Job (created once per image; the API Deployment waits for it to succeed), then
+//!    the rest, the workers (spec.worker) included;
 //! 5. *delete* owned objects no longer wanted (an HPA after autoscaling is turned off);
 //! 6. *status*: counts from the Deployment and conditions, written only when they change.
 //!
@@ -331,11 +332,29 @@ impl<'a> Reconcile<'a> {
         if secrets.session_secret_absent {
             secrets.versions.push(self.create_session_secret(&v).await?);
         }
+        if secrets.worker_secret_absent {
+            secrets
+                .versions
+                .extend(self.create_worker_secret(&v).await?);
+        }
 
         // 3. build
+        let worker_secrets: Vec<String> = v
+            .worker_secret_keys()
+            .into_iter()
+            .map(|s| s.key.name)
+            .collect();
+        let worker_versions: Vec<_> = secrets
+            .versions
+            .iter()
+            .filter(|s| worker_secrets.contains(&s.name))
+            .cloned()
+            .collect();
         let inputs = Inputs {
             secret_hash: secret_hash(&secrets.versions),
+            worker_secret_hash: secret_hash(&worker_versions),
             new_session_secret: String::new(),
+            new_worker_secret: String::new(),
         };
         let desired = build::desired(&v, &inputs);
 
@@ -348,6 +367,7 @@ impl<'a> Reconcile<'a> {
             }
         }
         let mut deployment = None;
+        let mut worker = None;
         for obj in &desired.objects {
             match obj {
                 // Waits for the gate; the answer feeds the status.
@@ -366,7 +386,25 @@ impl<'a> Reconcile<'a> {
                         Gate::Wait(_) | Gate::Failed(_) => self.deployment(name).await?,
                     };
                 }
+                // Not gated by the migration (workers hold no database connection).
+                Desired::WorkerDeployment(_) => {
+                    let name = obj.name();
+                    if v.worker.as_ref().is_some_and(|w| w.autoscaling.enabled) {
+                        self.hand_over_replicas(name).await?;
+                    }
+                    let applied = match self.apply(obj).await? {
+                        Some(applied) => Some(parse_deployment(applied)?),
+                        None => self.deployment(name).await?,
+                    };
+                    worker = Some(status::WorkerObserved {
+                        deployment: applied,
+                    });
+                }
                 Desired::SessionSecret(_)
+                | Desired::WorkerSecret(_)
+                | Desired::WorkerService(_)
+                | Desired::WorkerNetworkPolicy(_)
+                | Desired::WorkerHorizontalPodAutoscaler(_)
                 | Desired::MigrationJob(_)
                 | Desired::ApiService(_)
                 | Desired::PodDisruptionBudget(_)
@@ -404,6 +442,7 @@ impl<'a> Reconcile<'a> {
             findings: v.findings.clone(),
             selector: Some(labels::selector_string(&v.name)),
             endpoint: Some(endpoint(&v)),
+            worker,
         };
         let new = status::compute(&self.old_fresh(), &observed, &now());
         self.write_status(&new).await?;

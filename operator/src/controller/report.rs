@@ -38,6 +38,7 @@ impl Reconcile<'_> {
             findings: vec![],
             selector: None,
             endpoint: None,
+            worker: None,
         };
         let new = status::compute(&self.old_fresh(), &observed, &now());
         self.write_status(&new).await

@@ -5,6 +5,8 @@
 //!   nothing blocks the current spec (missing Secret, failed migration, invalid spec).
 //! - Progressing: a migration Job or a rollout is under way.
 //! - Degraded: something needs a human; the reason says what.
+//! - WorkerReady (only with spec.worker enabled): the worker Deployment runs the current spec
+//!   with every wanted pod available. Ready does not depend on it: Ready means the API serves.
 //!
 //! Each condition carries the generation it describes; its lastTransitionTime moves only when
 //! its status flips.
@@ -36,6 +38,16 @@ pub struct Observed {
     pub findings: Vec<Finding>,
     pub selector: Option<String>,
     pub endpoint: Option<String>,
+    /// The workers; None when spec.worker is off (or unknown because the reconcile was
+    /// blocked before the workers, whose last condition is then kept).
+    pub worker: Option<WorkerObserved>,
+}
+
+/// What the reconciler saw of the workers.
+#[derive(Clone, Debug)]
+pub struct WorkerObserved {
+    /// The worker Deployment as applied or read; None when it does not exist yet.
+    pub deployment: Option<Deployment>,
 }
 
 /// A Deployment's rollout of its current spec: (complete, explanation).
@@ -240,7 +252,23 @@ pub fn compute(old: &WebEDTStatus, o: &Observed, now: &Time) -> WebEDTStatus {
             now,
         ),
     };
+    let mut conditions = vec![ready, progressing, degraded];
+    let (worker_replicas, worker_ready_replicas) = match &o.worker {
+        Some(w) => {
+            let (condition, counts) = worker_ready(c, w, g, now);
+            conditions.push(condition);
+            counts
+        }
+        // Blocked before the workers were looked at: what was known stays.
+        None if matches!(o.outcome, Outcome::Blocked { .. }) => {
+            conditions.extend(get(old, ConditionType::WorkerReady).cloned());
+            (old.worker_replicas, old.worker_ready_replicas)
+        }
+        None => (None, None),
+    };
     WebEDTStatus {
+        worker_replicas,
+        worker_ready_replicas,
         observed_generation: g,
         replicas: Some(d_status.as_ref().and_then(|s| s.replicas).unwrap_or(0)),
         ready_replicas: Some(
@@ -263,8 +291,60 @@ pub fn compute(old: &WebEDTStatus, o: &Observed, now: &Time) -> WebEDTStatus {
         ),
         selector: o.selector.clone().or_else(|| old.selector.clone()),
         endpoint: o.endpoint.clone().or_else(|| old.endpoint.clone()),
-        conditions: vec![ready, progressing, degraded],
+        conditions,
     }
+}
+
+/// The WorkerReady condition and the worker counts (existing, ready).
+fn worker_ready(
+    old: &[Condition],
+    w: &WorkerObserved,
+    g: Option<i64>,
+    now: &Time,
+) -> (Condition, (Option<i32>, Option<i32>)) {
+    let Some(d) = &w.deployment else {
+        let c = condition(
+            old,
+            ConditionType::WorkerReady,
+            false,
+            "Creating",
+            "the worker Deployment does not exist yet".into(),
+            g,
+            now,
+        );
+        return (c, (Some(0), Some(0)));
+    };
+    let st = d.status.clone().unwrap_or_default();
+    let want = d.spec.replicas.unwrap_or(1);
+    let ready = st.ready_replicas.unwrap_or(0);
+    let (done, msg) = rollout(d);
+    let message = if done {
+        format!("{ready} of {want} workers ready")
+    } else {
+        format!("{ready} of {want} workers ready; {msg}")
+    };
+    let c = if done {
+        condition(
+            old,
+            ConditionType::WorkerReady,
+            true,
+            "RolledOut",
+            message,
+            g,
+            now,
+        )
+    } else {
+        condition(
+            old,
+            ConditionType::WorkerReady,
+            false,
+            "RollingOut",
+            message,
+            g,
+            now,
+        )
+    };
+    (c, (Some(st.replicas.unwrap_or(0)), Some(ready)))
 }
 
 fn serving(s: &Option<k8s_openapi::api::apps::v1::DeploymentStatus>) -> String {
@@ -336,6 +416,7 @@ mod tests {
             findings: vec![],
             selector: None,
             endpoint: None,
+            worker: None,
         }
     }
 

@@ -17,6 +17,7 @@ mod providers;
 mod scaling;
 mod settings;
 mod status;
+mod worker;
 
 pub use database::{
     CredentialsSecretRef, DatabaseSecretRef, DatabaseSpec, DatabaseTlsSpec, KeyRef, PoolerMode,
@@ -32,6 +33,7 @@ pub use providers::{DefaultProvider, ProviderSpec, ProvidersSpec, SecretKeyRef, 
 pub use scaling::{AutoscalingSpec, PodDisruptionBudgetSpec};
 pub use settings::{MigrationMode, MigrationsSpec, OrphansSpec, PoolSpec};
 pub use status::{ConditionType, WebEDTStatus};
+pub use worker::WorkerDeploymentSpec;
 
 use k8s_openapi::api::core::v1::{
     Affinity, EnvFromSource, EnvVar, LocalObjectReference, ResourceRequirements, Toleration,
@@ -90,6 +92,12 @@ pub const MAX_NAME_LENGTH: usize = 40;
         json_path = ".status.availableReplicas"
     ),
     printcolumn(
+        name = "Workers",
+        type_ = "integer",
+        description = "Coding-agent worker pods that are ready",
+        json_path = ".status.workerReadyReplicas"
+    ),
+    printcolumn(
         name = "Image",
         type_ = "string",
         description = "Container image of the API",
@@ -107,7 +115,9 @@ pub const MAX_NAME_LENGTH: usize = 40;
     validation = Rule::new("!self.autoscaling.enabled || !has(self.resources) || (has(self.resources.requests) && 'cpu' in self.resources.requests)").message("autoscaling on CPU utilization needs resources.requests.cpu (or leave resources unset to get the default requests)").field_path(".resources"),
     validation = Rule::new("!self.autoscaling.enabled || !has(self.autoscaling.targetMemoryUtilizationPercentage) || !has(self.resources) || (has(self.resources.requests) && 'memory' in self.resources.requests)").message("autoscaling on memory utilization needs resources.requests.memory (or leave resources unset to get the default requests)").field_path(".resources"),
     validation = Rule::new("self.rollout.maxSurge > 0 || self.rollout.maxUnavailable > 0").message("rollout.maxSurge and rollout.maxUnavailable cannot both be 0: the rollout could never proceed").field_path(".rollout.maxSurge"),
-    validation = Rule::new("!has(self.ingress.tls) || has(self.ingress.host)").message("ingress.tls needs ingress.host: the certificate is issued for that host").field_path(".ingress.host")
+    validation = Rule::new("!has(self.ingress.tls) || has(self.ingress.host)").message("ingress.tls needs ingress.host: the certificate is issued for that host").field_path(".ingress.host"),
+    validation = Rule::new("!self.worker.enabled || !has(self.providers.worker)").message("worker.enabled runs the operator's own workers and points the API at them; remove providers.worker (an external worker): both would set AI_WORKER_URL").field_path(".worker.enabled"),
+    validation = Rule::new("!has(self.providers.default) || self.providers.default != 'worker' || has(self.providers.worker) || self.worker.enabled").message("providers.default is worker but neither worker.enabled nor providers.worker is configured").field_path(".providers.default")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct WebEDTSpec {
@@ -292,6 +302,10 @@ pub struct WebEDTSpec {
     /// How database migrations are applied.
     #[serde(default)]
     pub migrations: MigrationsSpec,
+
+    /// Coding-agent workers (`webedt-worker`) run beside the API, reachable only from it.
+    #[serde(default)]
+    pub worker: WorkerDeploymentSpec,
 
     /// Stop reconciling: the operator leaves every object as it is (for manual maintenance)
     /// until this is false again.

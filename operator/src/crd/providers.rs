@@ -22,8 +22,7 @@ pub struct SecretKeyRef {
 #[x_kube(
     validation = Rule::new("!has(self.anthropic) || has(self.anthropic.apiKeySecretRef)").message("providers.anthropic needs apiKeySecretRef: the Anthropic API requires a key").field_path(".anthropic.apiKeySecretRef"),
     validation = Rule::new("!has(self.default) || self.default != 'anthropic' || has(self.anthropic)").message("providers.default is anthropic but providers.anthropic is not configured").field_path(".default"),
-    validation = Rule::new("!has(self.default) || self.default != 'openai' || has(self.openai)").message("providers.default is openai but providers.openai is not configured").field_path(".default"),
-    validation = Rule::new("!has(self.default) || self.default != 'worker' || has(self.worker)").message("providers.default is worker but providers.worker is not configured").field_path(".default")
+    validation = Rule::new("!has(self.default) || self.default != 'openai' || has(self.openai)").message("providers.default is openai but providers.openai is not configured").field_path(".default")
 )]
 pub struct ProvidersSpec {
     /// The Anthropic API (ANTHROPIC_API_KEY, ANTHROPIC_BASE_URL, ANTHROPIC_MODEL).
@@ -34,7 +33,8 @@ pub struct ProvidersSpec {
     /// https://api.openai.com/v1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub openai: Option<ProviderSpec>,
-    /// A self-hosted worker (AI_WORKER_URL, AI_WORKER_SECRET).
+    /// A worker the operator does not run (AI_WORKER_URL, AI_WORKER_SECRET). For workers the
+    /// operator runs, use spec.worker instead.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<WorkerSpec>,
     /// Provider used when a run names none (DEFAULT_PROVIDER). Unset: the API's own choice.

@@ -31,7 +31,13 @@ pub struct WebEDTStatus {
     /// name and port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub endpoint: Option<String>,
-    /// Ready, Progressing and Degraded, each with the generation it describes.
+    /// Worker pods that exist (spec.worker enabled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_replicas: Option<i32>,
+    /// Worker pods passing readiness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_ready_replicas: Option<i32>,
+    /// Ready, Progressing and Degraded (and WorkerReady with spec.worker enabled), each with the generation it describes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
 }
@@ -42,6 +48,9 @@ pub enum ConditionType {
     Ready,
     Progressing,
     Degraded,
+    /// The workers run the current spec with every wanted pod available. Separate from Ready,
+    /// which keeps meaning the API serves.
+    WorkerReady,
 }
 
 impl ConditionType {
@@ -50,6 +59,7 @@ impl ConditionType {
             Self::Ready => "Ready",
             Self::Progressing => "Progressing",
             Self::Degraded => "Degraded",
+            Self::WorkerReady => "WorkerReady",
         }
     }
 }

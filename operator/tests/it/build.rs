@@ -68,6 +68,11 @@ fn defaults_build_secret_job_deployment_service_and_pdb() {
             Role::Ingress,
             Role::NetworkPolicy,
             Role::ServiceMonitor,
+            Role::WorkerSecret,
+            Role::WorkerDeployment,
+            Role::WorkerService,
+            Role::WorkerNetworkPolicy,
+            Role::WorkerHorizontalPodAutoscaler,
         ]
     );
     assert!(v.findings.is_empty(), "{:?}", v.findings);

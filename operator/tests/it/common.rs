@@ -51,7 +51,9 @@ pub fn validated(extra: &str) -> ValidatedWebEDT {
 pub fn inputs() -> Inputs {
     Inputs {
         secret_hash: "h1".into(),
+        worker_secret_hash: "w1".into(),
         new_session_secret: "s".repeat(43),
+        new_worker_secret: "w".repeat(64),
     }
 }
 

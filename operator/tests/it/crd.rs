@@ -50,7 +50,10 @@ fn crd_names_scope_subresources_and_columns() {
         .iter()
         .map(|c| c["name"].as_str().unwrap())
         .collect();
-    assert_eq!(columns, ["Ready", "Replicas", "Available", "Image", "Age"]);
+    assert_eq!(
+        columns,
+        ["Ready", "Replicas", "Available", "Workers", "Image", "Age"]
+    );
     let status = &v["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"];
     for field in [
         "observedGeneration",
@@ -60,6 +63,8 @@ fn crd_names_scope_subresources_and_columns() {
         "updatedReplicas",
         "selector",
         "endpoint",
+        "workerReplicas",
+        "workerReadyReplicas",
         "conditions",
     ] {
         assert!(status.get(field).is_some(), "status.{field} missing");
@@ -262,6 +267,11 @@ fn good_specs_are_admitted() {
              openai: {{baseUrl: 'http://ollama:11434/v1'}}, worker: {{url: 'https://w'}}, default: openai}}"
         ),
         format!("{MINIMAL}\nproviders: {{default: demo}}"),
+        format!("{MINIMAL}\nworker: {{enabled: false}}"),
+        format!(
+            "{MINIMAL}\nworker: {{enabled: true, image: w, workspaceSizeLimit: 500Mi, \
+             autoscaling: {{enabled: true, maxReplicas: 4}}}}\nproviders: {{default: worker}}"
+        ),
     ];
     for spec in &good {
         assert_eq!(spec_errors(spec), Vec::<String>::new(), "{spec}");
@@ -326,7 +336,7 @@ fn bad_specs_are_rejected_with_a_message_naming_the_field() {
         ),
         (
             "providers: {default: worker}",
-            "providers.default is worker but providers.worker is not configured",
+            "providers.default is worker but neither worker.enabled nor providers.worker is configured",
         ),
         (
             "providers: {default: openai}",
@@ -343,6 +353,27 @@ fn bad_specs_are_rejected_with_a_message_naming_the_field() {
         (
             "providers: {openai: {baseUrl: 'api.openai.com'}}",
             "baseUrl must start with http:// or https://",
+        ),
+        ("worker: {enabled: true}", "worker.image is required"),
+        (
+            "worker: {enabled: true, image: w}\nproviders: {worker: {url: 'http://w'}}",
+            "remove providers.worker",
+        ),
+        (
+            "worker: {image: w, workspaceSizeLimit: 8G}",
+            ".spec.worker.workspaceSizeLimit: should match",
+        ),
+        (
+            "worker: {image: w, replicas: -1}",
+            ".spec.worker.replicas: below minimum",
+        ),
+        (
+            "worker: {enabled: true, image: w, autoscaling: {enabled: true}, resources: {requests: {memory: 1Gi}}}",
+            "worker.autoscaling on CPU utilization needs worker.resources.requests.cpu",
+        ),
+        (
+            "worker: {image: w, autoscaling: {minReplicas: 4, maxReplicas: 2}}",
+            "autoscaling.minReplicas must be <= autoscaling.maxReplicas",
         ),
     ];
     for (extra, expected) in bad {

@@ -2,7 +2,8 @@
 //! which dominates build time on a small machine). Modules by subject:
 //! - `build`, `crd`, `render`: the pure parts (builders, the CRD and its rules, `render`);
 //! - `chart_crd`: the Helm chart ships the generated CRD;
-//! - `controller`: the controller in-process against the test API server;
+//! - `controller`, `worker`: the controller in-process against the test API server;
+//! - `worker_build`: the worker objects (spec.worker), pure;
 //! - `process`: the `webedt-operator run` binary as processes against the test API server;
 //! - `e2e`: against a real cluster, `#[ignore]`d (run with `--ignored`).
 //!
@@ -22,3 +23,5 @@ mod extras;
 mod process;
 mod render;
 mod scale;
+mod worker;
+mod worker_build;
