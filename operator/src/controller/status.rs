@@ -541,4 +541,55 @@ mod tests {
         let kept = freshest(&later, &written.conditions);
         assert_eq!(ready(&kept).status, "False");
     }
+
+    #[test]
+    fn worker_ready_follows_the_workers_and_survives_a_block() {
+        let with_workers = |w: Deployment, outcome| Observed {
+            worker: Some(WorkerObserved {
+                deployment: Some(w),
+            }),
+            ..observed(deployment(2, 2), outcome)
+        };
+        let s = compute(
+            &WebEDTStatus::default(),
+            &with_workers(deployment(3, 1), Outcome::Applied),
+            &t(1),
+        );
+        let w = get(&s, ConditionType::WorkerReady).unwrap();
+        assert_eq!(
+            (w.status.as_str(), w.reason.as_str()),
+            ("False", "RollingOut")
+        );
+        assert!(
+            w.message.starts_with("1 of 3 workers ready;"),
+            "{}",
+            w.message
+        );
+        assert_eq!(get(&s, ConditionType::Ready).unwrap().status, "True");
+        let s = compute(&s, &with_workers(deployment(3, 3), Outcome::Applied), &t(2));
+        let w = get(&s, ConditionType::WorkerReady).unwrap().clone();
+        assert_eq!(
+            (w.status.as_str(), w.message.as_str()),
+            ("True", "3 of 3 workers ready")
+        );
+        assert_eq!(
+            (s.worker_replicas, s.worker_ready_replicas),
+            (Some(3), Some(3))
+        );
+        // Blocked before the workers were looked at: their condition and counts stay.
+        let blocked = Outcome::Blocked {
+            reason: "SecretMissing".into(),
+            message: "m".into(),
+        };
+        let b = compute(&s, &observed(deployment(2, 2), blocked), &t(3));
+        assert_eq!(get(&b, ConditionType::WorkerReady), Some(&w));
+        assert_eq!(b.worker_ready_replicas, Some(3));
+        // Applied without workers (spec.worker off): both go.
+        let off = compute(&s, &observed(deployment(2, 2), Outcome::Applied), &t(4));
+        assert!(get(&off, ConditionType::WorkerReady).is_none());
+        assert_eq!(
+            (off.worker_replicas, off.worker_ready_replicas),
+            (None, None)
+        );
+    }
 }

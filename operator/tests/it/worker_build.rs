@@ -400,3 +400,38 @@ fn workers_leave_the_connection_budget_unchanged() {
     assert_eq!(ConnectionBudget::of(&without), ConnectionBudget::of(&with));
     assert_eq!(without.findings, with.findings);
 }
+
+#[test]
+fn render_of_the_worker_example_shows_the_workers_with_a_placeholder_secret() {
+    let text = std::fs::read_to_string(workspace_file("examples/worker.yaml")).unwrap();
+    let out = webedt_operator::render::render(&text, "examples/worker.yaml").unwrap();
+    let docs: Vec<serde_json::Value> = serde_yaml::Deserializer::from_str(&out.yaml)
+        .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|v: &serde_json::Value| !v.is_null())
+        .collect();
+    let workers: Vec<(&str, &str)> = docs
+        .iter()
+        .filter(|d| d["metadata"]["name"] == "webedt-worker")
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["apiVersion"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        workers,
+        [
+            ("Secret", "v1"),
+            ("Deployment", "apps/v1"),
+            ("Service", "v1"),
+            ("NetworkPolicy", "networking.k8s.io/v1")
+        ]
+    );
+    let secret = docs
+        .iter()
+        .find(|d| d["kind"] == "Secret" && d["metadata"]["name"] == "webedt-worker")
+        .unwrap();
+    assert_eq!(secret["stringData"]["secret"], build::PLACEHOLDER);
+    assert!(out.findings.is_empty(), "{:?}", out.findings);
+}
