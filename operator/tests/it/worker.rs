@@ -220,3 +220,47 @@ async fn a_manual_edit_of_the_worker_deployment_is_reverted() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_secret_change_rolls_the_api_but_not_the_workers() {
+    use webedt_operator::build::SECRET_HASH_ANNOTATION;
+    let env = Env::start().await;
+    env.db_secret().await;
+    env.secret("keys", "a", "sk-1").await;
+    let mut spec = with_workers();
+    spec["providers"] = json!({"anthropic": {"apiKeySecretRef": {"name": "keys", "key": "a"}}});
+    env.create("demo", spec).await;
+    wait_workers_ready(&env).await;
+    let hashes = || async {
+        let api = env.deployment("demo").await.unwrap();
+        let w = env.deployment("demo-worker").await.unwrap();
+        (
+            pod_annotation(&api, SECRET_HASH_ANNOTATION).unwrap(),
+            pod_annotation(&w, SECRET_HASH_ANNOTATION).unwrap(),
+        )
+    };
+    let (api0, w0) = hashes().await;
+    let rotate = |name: &'static str, body: Value| {
+        let secrets = env.api::<Secret>();
+        async move {
+            secrets
+                .patch(name, &PatchParams::default(), &Patch::Merge(body))
+                .await
+                .unwrap();
+        }
+    };
+    rotate("db", json!({"stringData": {"uri": "postgres://new"}})).await;
+    let (api1, w1) = eventually("the API hash moves", || async {
+        let h = hashes().await;
+        (h.0 != api0).then_some(h)
+    })
+    .await;
+    assert_eq!(w1, w0, "the workers read no database Secret");
+    // The provider key is read by both: both roll.
+    rotate("keys", json!({"stringData": {"a": "sk-2"}})).await;
+    eventually("both hashes move", || async {
+        let h = hashes().await;
+        (h.0 != api1 && h.1 != w1).then_some(())
+    })
+    .await;
+}
