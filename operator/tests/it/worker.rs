@@ -264,3 +264,48 @@ async fn a_database_secret_change_rolls_the_api_but_not_the_workers() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn worker_autoscaling_keeps_the_worker_count_and_off_deletes_the_worker_hpa() {
+    use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+    let env = Env::start().await;
+    env.db_secret().await;
+    env.create("demo", with_workers()).await;
+    wait_workers_ready(&env).await;
+    let hpas = env.api::<HorizontalPodAutoscaler>();
+
+    env.patch_spec(
+        "demo",
+        json!({"worker": {"autoscaling": {"enabled": true, "minReplicas": 1, "maxReplicas": 4}}}),
+    )
+    .await;
+    let hpa = eventually("the worker HPA exists", || async {
+        hpas.get_opt("demo-worker").await.unwrap()
+    })
+    .await;
+    assert_eq!(hpa.spec.scale_target_ref.name, "demo-worker");
+    assert!(hpas.get_opt("demo").await.unwrap().is_none(), "no API HPA");
+    wait_workers_ready(&env).await;
+    let dropped: Vec<_> = env
+        .api
+        .history("apps", "deployments", NS, "demo-worker")
+        .into_iter()
+        .filter(|v| v["spec"]["replicas"].as_i64() != Some(2))
+        .collect();
+    assert!(dropped.is_empty(), "the workers never left 2: {dropped:?}");
+
+    env.patch_spec(
+        "demo",
+        json!({"worker": {"autoscaling": {"enabled": false}}}),
+    )
+    .await;
+    eventually("the worker HPA is deleted", || async {
+        hpas.get_opt("demo-worker")
+            .await
+            .unwrap()
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    wait_workers_ready(&env).await;
+}
