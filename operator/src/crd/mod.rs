@@ -138,7 +138,7 @@ pub struct WebEDTSpec {
     #[schemars(transform = drop_null_from_enum)]
     pub image_pull_policy: Option<ImagePullPolicy>,
 
-    /// Secrets with registry credentials for pulling the image.
+    /// Secrets with registry credentials for pulling the images (the API's and the workers').
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<LocalObjectReference>,
 
