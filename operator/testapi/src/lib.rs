@@ -12,6 +12,11 @@
 //! - Simulated controllers: Deployments roll out one replica per tick; Jobs succeed after a
 //!   delay, or fail when their image is marked to fail. Deployments default `spec.replicas` to 1.
 //! - Faults on demand (500s, 409s, slow answers, for a while) and a log of every request.
+//! - What `kubectl` needs: discovery (`/version`, `/api`, `/apis`, resource lists) and
+//!   `/openapi/v3` from built-in kinds plus the kinds of stored CRDs (which get `Established`);
+//!   CRD schemas enforced (`fieldValidation=Strict` refuses unknown fields, `Warn` warns, and
+//!   unknown fields are pruned); the Table form with a CRD's printer columns; core/v1 Events
+//!   served from `events.k8s.io/v1` ones. JSON and YAML bodies only (protobuf gets 415).
 //!
 //! Arrays are atomic for field ownership (real servers merge some by key); everything the
 //! operator's tests rely on is covered by `tests/` of this crate.
@@ -29,13 +34,20 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::broadcast;
 
+mod discovery;
+mod events;
+mod kinds;
+mod openapi;
 mod patch;
 mod reads;
 mod routing;
+mod schema;
 mod selectors;
 mod simulate;
 mod store;
+mod table;
 
+use kinds::*;
 use patch::*;
 use reads::*;
 use routing::*;

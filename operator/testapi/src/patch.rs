@@ -246,7 +246,7 @@ pub(crate) fn patch(
     if stale(&old.value, &body) {
         return conflict_stale(name);
     }
-    let (_, has_status) = kind_of(&t.plural);
+    let (_, has_status) = kind_of(db, &t.group, &t.plural);
     let new = match sub {
         Some("scale") => {
             let mut scale = scale_of(t, &old.value);
@@ -354,7 +354,7 @@ pub(crate) fn apply(
                 }
             }
             let mut body = body.clone();
-            let (_, has_status) = kind_of(&t.plural);
+            let (_, has_status) = kind_of(db, &t.group, &t.plural);
             if has_status && let Some(m) = body.as_object_mut() {
                 m.remove("status");
             }

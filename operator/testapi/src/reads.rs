@@ -52,7 +52,7 @@ pub(crate) fn list(db: &Db, t: &Target, q: &HashMap<String, String>) -> Response
         .filter(|(k, o)| f.accepts(&k.res, &k.namespace, &o.value))
         .map(|(_, o)| render(o))
         .collect();
-    let (kind, _) = kind_of(&t.plural);
+    let (kind, _) = kind_of(db, &t.group, &t.plural);
     let mut out = json!({"apiVersion": t.api_version(), "kind": format!("{kind}List"),
                          "metadata": {"resourceVersion": db.rv.to_string()}});
     out["items"] = Value::Array(items);

@@ -68,27 +68,6 @@ pub(crate) fn decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Kinds the server knows: plural → (kind, has a status subresource).
-pub(crate) fn kind_of(plural: &str) -> (&'static str, bool) {
-    match plural {
-        "webedts" => ("WebEDT", true),
-        "deployments" => ("Deployment", true),
-        "services" => ("Service", true),
-        "secrets" => ("Secret", false),
-        "configmaps" => ("ConfigMap", false),
-        "jobs" => ("Job", true),
-        "poddisruptionbudgets" => ("PodDisruptionBudget", true),
-        "horizontalpodautoscalers" => ("HorizontalPodAutoscaler", true),
-        "ingresses" => ("Ingress", true),
-        "networkpolicies" => ("NetworkPolicy", false),
-        "leases" => ("Lease", false),
-        "events" => ("Event", false),
-        "servicemonitors" => ("ServiceMonitor", false),
-        "namespaces" => ("Namespace", true),
-        _ => ("Unknown", false),
-    }
-}
-
 pub(crate) fn status_err(code: u16, reason: &str, message: impl Into<String>) -> Response {
     let body = json!({
         "kind": "Status", "apiVersion": "v1", "metadata": {},
@@ -164,6 +143,24 @@ pub(crate) async fn handle(
         }
     }
 
+    if method == Method::GET && !watch {
+        let db = lock(&s.db);
+        let host = headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("127.0.0.1");
+        if let Some(r) = discovery::answer(&db, &path, host).or_else(|| openapi::answer(&db, &path))
+        {
+            return r;
+        }
+    }
+    if content_type.starts_with("application/vnd.kubernetes.protobuf") {
+        return status_err(
+            415,
+            "UnsupportedMediaType",
+            "this test API server reads JSON and YAML bodies, not protobuf",
+        );
+    }
     let Some(t) = parse_path(&path) else {
         return status_err(404, "NotFound", format!("no route {path}"));
     };
@@ -190,8 +187,25 @@ pub(crate) async fn handle(
     let force = q.get("force").is_some_and(|v| v == "true");
 
     let mut db = lock(&s.db);
+    let mode = q.get("fieldValidation").map(String::as_str);
+    let mut warnings = Vec::new();
+    let mut body_of = |db: &Db| -> Result<Value, Box<Response>> {
+        let v = parse_body(&body)?;
+        warnings = schema::check(db, &t, &v, mode)?;
+        Ok(v)
+    };
     let res = match (&method, &t.name, t.sub.as_deref()) {
+        (&Method::GET, None, _) if wants_table(&headers) => table::list(&db, &t, &q),
+        (&Method::GET, None, _) if t.group.is_empty() && t.plural == "events" => {
+            events::list_core(&db, &t, &q)
+        }
         (&Method::GET, None, _) => list(&db, &t, &q),
+        (&Method::GET, Some(name), None) if wants_table(&headers) => {
+            match db.objects.get(&t.key(name)) {
+                Some(o) => table::one(&db, &t, &render(o)),
+                None => not_found(&t, name),
+            }
+        }
         (&Method::GET, Some(name), None | Some("status")) => match db.objects.get(&t.key(name)) {
             Some(o) => ok_json(200, &render(o)),
             None => not_found(&t, name),
@@ -200,15 +214,15 @@ pub(crate) async fn handle(
             Some(o) => ok_json(200, &scale_of(&t, &o.value)),
             None => not_found(&t, name),
         },
-        (&Method::POST, None, _) => match parse_body(&body) {
+        (&Method::POST, None, _) => match body_of(&db) {
             Ok(v) => create(&s, &mut db, &t, v, &manager),
             Err(r) => *r,
         },
-        (&Method::PUT, Some(name), sub) => match parse_body(&body) {
+        (&Method::PUT, Some(name), sub) => match body_of(&db) {
             Ok(v) => replace(&s, &mut db, &t, name, sub, v, &manager),
             Err(r) => *r,
         },
-        (&Method::PATCH, Some(name), sub) => match parse_body(&body) {
+        (&Method::PATCH, Some(name), sub) => match body_of(&db) {
             Ok(v) => patch(
                 &s,
                 &mut db,
@@ -226,7 +240,21 @@ pub(crate) async fn handle(
         _ => status_err(405, "MethodNotAllowed", format!("{method} {path}")),
     };
     drop(db);
+    let mut res = res;
+    for w in warnings {
+        if let Ok(v) = format!("299 - \"{}\"", w.replace('"', "\\\"")).parse() {
+            res.headers_mut().append("warning", v);
+        }
+    }
     res
+}
+
+/// `kubectl get` asks for the server-side Table form.
+fn wants_table(headers: &HeaderMap) -> bool {
+    headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("as=Table"))
 }
 
 pub(crate) fn not_found(t: &Target, name: &str) -> Response {

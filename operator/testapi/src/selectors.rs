@@ -86,8 +86,12 @@ impl Filter {
         }
     }
     pub(crate) fn accepts(&self, res: &ResKey, namespace: &str, v: &Value) -> bool {
-        *res == self.res
-            && self.namespace.as_deref().is_none_or(|n| n == namespace)
+        *res == self.res && self.accepts_object(namespace, v)
+    }
+
+    /// The namespace, label and field checks, for an object of any resource.
+    pub(crate) fn accepts_object(&self, namespace: &str, v: &Value) -> bool {
+        self.namespace.as_deref().is_none_or(|n| n == namespace)
             && matches(&self.labels, |k| {
                 v["metadata"]["labels"][k].as_str().map(String::from)
             })

@@ -10,7 +10,14 @@ pub(crate) fn commit(
     mut new: Value,
     owners: Owners,
 ) -> Value {
-    let (kind, _) = kind_of(&k.res.plural);
+    let found = find(db, &k.res.group, &k.res.plural);
+    let kind = found
+        .as_ref()
+        .map_or("Unknown", |f| f.kind.as_str())
+        .to_string();
+    if let Some(schema) = found.as_ref().and_then(|f| f.schema.as_ref()) {
+        schema::prune(schema, &mut new);
+    }
     if let Some(old) = db.objects.get(&k.clone()) {
         if old.owners == owners && same_but_volatile(&old.value, &new) {
             return render(old);
@@ -22,6 +29,9 @@ pub(crate) fn commit(
     }
     if new.get("kind").is_none() && kind != "Unknown" {
         new["kind"] = json!(kind);
+    }
+    if k.res.group == CRD_GROUP && k.res.plural == CRDS {
+        new["status"] = crd_status(&new);
     }
     db.rv += 1;
     new["metadata"]["resourceVersion"] = json!(db.rv.to_string());
@@ -204,7 +214,7 @@ pub(crate) fn prepare_new(db: &mut Db, t: &Target, v: &mut Value, name: &str) {
         m.remove("deletionTimestamp");
     }
     v["apiVersion"] = json!(t.api_version());
-    let (kind, has_status) = kind_of(&t.plural);
+    let (kind, has_status) = kind_of(db, &t.group, &t.plural);
     if kind != "Unknown" {
         v["kind"] = json!(kind);
     }
@@ -264,7 +274,7 @@ pub(crate) fn replace(
     if stale(&old.value, &body) {
         return conflict_stale(name);
     }
-    let (_, has_status) = kind_of(&t.plural);
+    let (_, has_status) = kind_of(db, &t.group, &t.plural);
     let new = match sub {
         Some("status") => {
             let mut n = old.value.clone();

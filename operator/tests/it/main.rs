@@ -5,6 +5,7 @@
 //! - `controller`, `worker`: the controller in-process against the test API server;
 //! - `worker_build`: the worker objects (spec.worker), pure;
 //! - `process`: the `webedt-operator run` binary as processes against the test API server;
+//! - `kubectl`: the real kubectl against the test API server while that binary reconciles;
 //! - `e2e`: against a real cluster, `#[ignore]`d (run with `--ignored`).
 //!
 //! `common` holds the offline helpers (YAML, admission stand-in), `harness` the test API server
@@ -20,6 +21,7 @@ mod crd;
 mod database;
 mod e2e;
 mod extras;
+mod kubectl;
 mod process;
 mod render;
 mod scale;

@@ -12,7 +12,7 @@ use webedt_operator::crd::WebEDT;
 use webedt_testapi::TestApi;
 
 /// A child process killed (SIGKILL) when dropped, its kubeconfig file removed.
-struct Operator {
+pub(crate) struct Operator {
     child: Child,
     port: u16,
     identity: String,
@@ -36,7 +36,7 @@ fn free_port() -> u16 {
 }
 
 /// A kubeconfig for `api` in the temp dir, one per operator process (removed with it).
-fn kubeconfig(api: &TestApi, port: u16) -> PathBuf {
+pub(crate) fn kubeconfig(api: &TestApi, port: u16) -> PathBuf {
     let path = std::env::temp_dir().join(format!(
         "webedt-operator-test-{}-{}-{port}.yaml",
         std::process::id(),
@@ -50,7 +50,7 @@ fn kubeconfig(api: &TestApi, port: u16) -> PathBuf {
     path
 }
 
-fn spawn(api: &TestApi, identity: &str) -> Operator {
+pub(crate) fn spawn(api: &TestApi, identity: &str) -> Operator {
     spawn_bin(api, identity, env!("CARGO_BIN_EXE_webedt-operator"))
 }
 
