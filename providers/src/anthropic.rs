@@ -1,6 +1,7 @@
 //! Anthropic's Messages API for chat runs: the wire format is [`crate::wire::anthropic`]; this
 //! file adds the transport, the key, and the cost of an answer.
 
+use reqwest::header::HeaderValue;
 use serde_json::Value;
 use webedt_contract::AnthropicSettings;
 use webedt_contract::names::ANTHROPIC_API_KEY;
@@ -66,17 +67,14 @@ async fn run(
         credential_var: ANTHROPIC_API_KEY,
         secret: Some(settings.api_key.expose().to_string()),
     };
-    let response = http
-        .send(&target, || {
-            http.client()
-                .post(&url)
-                .header("x-api-key", key.clone())
-                .header("anthropic-version", anthropic::API_VERSION)
-                .header("accept", "text/event-stream")
-                .json(&body)
-        })
-        .await?;
-    let mut events = http.events(LABEL, response);
+    let headers = [
+        ("x-api-key", key),
+        (
+            "anthropic-version",
+            HeaderValue::from_static(anthropic::API_VERSION),
+        ),
+    ];
+    let mut events = http.post_events(&target, &url, &headers, &body).await?;
     let mut decoder = anthropic::Decoder::default();
     while let Some(event) = events.next().await? {
         let Ok(data) = serde_json::from_str::<Value>(&event.data) else {

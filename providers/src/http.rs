@@ -137,6 +137,31 @@ impl Http {
         }
     }
 
+    /// POSTs `body` as JSON asking for an event stream (with [`Http::send`]'s retry and
+    /// messages) and returns the stream's events.
+    pub async fn post_events(
+        &self,
+        target: &Target,
+        url: &str,
+        headers: &[(&'static str, HeaderValue)],
+        body: &serde_json::Value,
+    ) -> Result<SseBody, ProviderError> {
+        let response = self
+            .send(target, || {
+                let mut r = self
+                    .client
+                    .post(url)
+                    .header("accept", "text/event-stream")
+                    .json(body);
+                for (name, value) in headers {
+                    r = r.header(*name, value.clone());
+                }
+                r
+            })
+            .await?;
+        Ok(self.events(target.label, response))
+    }
+
     /// Reads `response` as a stream of SSE events.
     pub fn events(&self, label: &'static str, response: reqwest::Response) -> SseBody {
         SseBody {

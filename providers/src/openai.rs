@@ -78,20 +78,8 @@ async fn run(
         },
         secret: settings.api_key.as_ref().map(|k| k.expose().to_string()),
     };
-    let response = http
-        .send(&target, || {
-            let mut r = http
-                .client()
-                .post(&url)
-                .header("accept", "text/event-stream")
-                .json(&body);
-            if let Some(a) = &auth {
-                r = r.header("authorization", a.clone());
-            }
-            r
-        })
-        .await?;
-    let mut events = http.events(LABEL, response);
+    let headers: Vec<_> = auth.into_iter().map(|a| ("authorization", a)).collect();
+    let mut events = http.post_events(&target, &url, &headers, &body).await?;
     let mut decoder = openai::Decoder::default();
     while let Some(event) = events.next().await? {
         for out in decoder.on_data(&event.data).map_err(ProviderError)? {

@@ -128,22 +128,12 @@ async fn run(
         secret: settings.secret.as_ref().map(|s| s.expose().to_string()),
     };
     running.store(true, Ordering::SeqCst);
-    let response = http
-        .send(&target, || {
-            let mut r = http
-                .client()
-                .post(&url)
-                .header("accept", "text/event-stream")
-                .json(&body);
-            if let Some(a) = &auth {
-                r = r.header("authorization", a.clone());
-            }
-            r
-        })
+    let headers: Vec<_> = auth.into_iter().map(|a| ("authorization", a)).collect();
+    let mut events = http
+        .post_events(&target, &url, &headers, &body)
         .await
         // Refused or unreachable: nothing runs there.
         .inspect_err(|_| running.store(false, Ordering::SeqCst))?;
-    let mut events = http.events(LABEL, response);
     while let Some(event) = events.next().await? {
         let Ok(data) = serde_json::from_str::<Value>(&event.data) else {
             continue;

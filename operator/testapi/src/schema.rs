@@ -7,53 +7,17 @@ use super::*;
 
 /// Dotted paths of the fields of `v` that `schema` does not declare.
 pub(crate) fn unknown_fields(schema: &Value, v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    walk(schema, v, "", true, &mut out);
-    out
+    prune(schema, &mut v.clone())
 }
 
-fn walk(schema: &Value, v: &Value, path: &str, root: bool, out: &mut Vec<String>) {
-    if schema["x-kubernetes-preserve-unknown-fields"] == true
-        || schema["x-kubernetes-int-or-string"] == true
-    {
-        return;
-    }
-    match v {
-        Value::Object(m) => {
-            let props = schema["properties"].as_object();
-            let additional = &schema["additionalProperties"];
-            for (k, child) in m {
-                if root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
-                    continue;
-                }
-                let at = if path.is_empty() {
-                    k.clone()
-                } else {
-                    format!("{path}.{k}")
-                };
-                match props.and_then(|p| p.get(k)) {
-                    Some(s) => walk(s, child, &at, false, out),
-                    None if additional.is_object() => walk(additional, child, &at, false, out),
-                    None if *additional == true => {}
-                    None => out.push(at),
-                }
-            }
-        }
-        Value::Array(items) => {
-            for (i, item) in items.iter().enumerate() {
-                walk(&schema["items"], item, &format!("{path}[{i}]"), false, out);
-            }
-        }
-        _ => {}
-    }
+/// Removes from `v` the fields `schema` does not declare, and names them.
+pub(crate) fn prune(schema: &Value, v: &mut Value) -> Vec<String> {
+    let mut removed = Vec::new();
+    prune_in(schema, v, "", &mut removed);
+    removed
 }
 
-/// Removes from `v` every field [`unknown_fields`] names.
-pub(crate) fn prune(schema: &Value, v: &mut Value) {
-    prune_in(schema, v, true)
-}
-
-fn prune_in(schema: &Value, v: &mut Value, root: bool) {
+fn prune_in(schema: &Value, v: &mut Value, path: &str, removed: &mut Vec<String>) {
     if schema["x-kubernetes-preserve-unknown-fields"] == true
         || schema["x-kubernetes-int-or-string"] == true
     {
@@ -64,25 +28,33 @@ fn prune_in(schema: &Value, v: &mut Value, root: bool) {
             let props = schema["properties"].as_object();
             let additional = &schema["additionalProperties"];
             m.retain(|k, child| {
-                if root && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
+                if path.is_empty() && matches!(k.as_str(), "apiVersion" | "kind" | "metadata") {
                     return true;
                 }
-                match props.and_then(|p| p.get(k)) {
-                    Some(s) => {
-                        prune_in(s, child, false);
-                        true
+                let at = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                let keep = match props.and_then(|p| p.get(k)) {
+                    Some(s) => Some(s),
+                    None if additional.is_object() => Some(additional),
+                    None => None,
+                };
+                match keep {
+                    Some(s) => prune_in(s, child, &at, removed),
+                    None if *additional == true => {}
+                    None => {
+                        removed.push(at);
+                        return false;
                     }
-                    None if additional.is_object() => {
-                        prune_in(additional, child, false);
-                        true
-                    }
-                    None => *additional == true,
                 }
+                true
             });
         }
         Value::Array(items) => {
-            for item in items {
-                prune_in(&schema["items"], item, false);
+            for (i, item) in items.iter_mut().enumerate() {
+                prune_in(&schema["items"], item, &format!("{path}[{i}]"), removed);
             }
         }
         _ => {}

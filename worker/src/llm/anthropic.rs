@@ -1,6 +1,7 @@
 //! Anthropic Messages API, streamed, with tools: the providers crate's wire format over its
 //! transport, collected into one [`Reply`].
 
+use reqwest::header::HeaderValue;
 use serde_json::Value;
 use webedt_contract::names::ANTHROPIC_API_KEY;
 use webedt_providers::http::{Target, secret_header, truncated};
@@ -26,18 +27,14 @@ pub async fn complete(
         credential_var: ANTHROPIC_API_KEY,
         secret: Some(key.expose().to_string()),
     };
-    let response = http
-        .send(&target, || {
-            http.client()
-                .post(&url)
-                .header("x-api-key", header.clone())
-                .header("anthropic-version", API_VERSION)
-                .header("accept", "text/event-stream")
-                .json(&body)
-        })
+    let headers = [
+        ("x-api-key", header),
+        ("anthropic-version", HeaderValue::from_static(API_VERSION)),
+    ];
+    let mut events = http
+        .post_events(&target, &url, &headers, &body)
         .await
         .map_err(|e| e.0)?;
-    let mut events = http.events(LABEL, response);
     let mut decoder = Decoder::default();
     let mut reply = Reply::default();
     while let Some(event) = events.next().await.map_err(|e| e.0)? {

@@ -33,21 +33,11 @@ pub async fn complete(
         },
         secret: key.map(|k| k.expose().to_string()),
     };
-    let response = http
-        .send(&target, || {
-            let mut r = http
-                .client()
-                .post(&url)
-                .header("accept", "text/event-stream")
-                .json(&body);
-            if let Some(a) = &auth {
-                r = r.header("authorization", a.clone());
-            }
-            r
-        })
+    let headers: Vec<_> = auth.into_iter().map(|a| ("authorization", a)).collect();
+    let mut events = http
+        .post_events(&target, &url, &headers, &body)
         .await
         .map_err(|e| e.0)?;
-    let mut events = http.events(LABEL, response);
     let mut decoder = Decoder::default();
     let mut reply = Reply::default();
     while let Some(event) = events.next().await.map_err(|e| e.0)? {
