@@ -1,8 +1,6 @@
 //! Pure build tests: what each object looks like for each option.
 
 use crate::common::*;
-use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{EnvVar, PodSpec};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -15,28 +13,6 @@ use webedt_operator::build::{
     secret_hash,
 };
 use webedt_operator::validate::{Finding, OPERATOR_ENV, ValidatedWebEDT};
-
-fn pod(d: &Deployment) -> &PodSpec {
-    d.spec.template.spec.as_ref().unwrap()
-}
-
-fn env_of(d: &Deployment) -> Vec<EnvVar> {
-    pod(d).containers[0].env.clone().unwrap()
-}
-
-fn plain(env: &[EnvVar]) -> BTreeMap<String, String> {
-    env.iter()
-        .filter_map(|e| e.value.clone().map(|v| (e.name.clone(), v)))
-        .collect()
-}
-
-/// (secret name, key) of a secretKeyRef variable.
-fn secret_of(env: &[EnvVar], name: &str) -> Option<(String, String)> {
-    let e = env.iter().find(|e| e.name == name)?;
-    let r = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
-    assert!(e.value.is_none(), "{name} is a literal");
-    Some((r.name.clone(), r.key.clone()))
-}
 
 fn roles(v: &ValidatedWebEDT) -> Vec<Role> {
     build::desired(v, &inputs())
@@ -151,7 +127,7 @@ fn only_the_session_secret_and_the_job_are_create_only() {
 
 #[test]
 fn deployment_env_is_complete_at_defaults() {
-    let env = env_of(&deploy(""));
+    let env = env(&deploy(""));
     assert_eq!(
         secret_of(&env, names::DATABASE_URL),
         Some(("db".into(), "uri".into()))
@@ -219,7 +195,7 @@ fn pool_and_orphan_values_reach_the_env_and_parse_back_through_the_contract() {
          connectionTimeoutMillis: 900, statementTimeoutMs: 800}\n\
          orphans: {timeoutMinutes: 0.5, cleanupIntervalMinutes: 0.25}",
     );
-    let env = plain(&env_of(&d));
+    let env = plain(&env(&d));
     let pool = PoolSettings::from_env(&env).unwrap();
     assert_eq!(
         pool,
@@ -245,7 +221,7 @@ fn migrations_on_startup_drop_the_job_and_let_pods_migrate() {
             .absent
             .contains(&Role::MigrationJob)
     );
-    let env = plain(&env_of(&deployment::build(&v, &inputs())));
+    let env = plain(&env(&deployment::build(&v, &inputs())));
     assert_eq!(env[names::MIGRATE_ON_START], "true");
 }
 
@@ -385,7 +361,7 @@ fn grace_period_exceeds_the_api_shutdown() {
     };
     assert!(deployment::termination_grace_period_seconds(&odd) * 1000 > 30_001);
     // The env the API reads agrees with the grace period's basis.
-    let env = plain(&env_of(&d));
+    let env = plain(&env(&d));
     assert_eq!(
         ShutdownSettings::from_env(&env).unwrap(),
         ShutdownSettings::default()
@@ -454,7 +430,7 @@ fn every_secret_key_reaches_the_pods_and_nothing_else_does() {
     let keys = v.secret_keys();
     assert_eq!(keys.len(), 5, "{keys:?}");
     for env in [
-        env_of(&deployment::build(&v, &inputs())),
+        env(&deployment::build(&v, &inputs())),
         webedt_operator::build::api_env(&v),
     ] {
         for k in &keys {
@@ -486,7 +462,7 @@ fn referenced_secrets_cover_database_session_and_providers() {
     assert_eq!(v.referenced_secrets(), ["db", "keys", "sess", "wk"]);
     assert!(!v.session_secret_generated);
     assert!(!roles(&v).contains(&Role::SessionSecret));
-    let env = env_of(&deployment::build(&v, &inputs()));
+    let env = env(&deployment::build(&v, &inputs()));
     assert_eq!(
         secret_of(&env, names::SESSION_SECRET),
         Some(("sess".into(), "secret".into()))
@@ -499,7 +475,7 @@ fn providers_use_secret_refs_for_keys_and_plain_values_otherwise() {
         "providers: {anthropic: {apiKeySecretRef: {name: keys, key: anthropic}, baseUrl: 'https://proxy', model: claude}, \
          openai: {model: llama3}, worker: {url: 'http://worker:8080', secretRef: {name: wk, key: token}}, default: worker}",
     );
-    let env = env_of(&d);
+    let env = env(&d);
     assert_eq!(
         secret_of(&env, names::ANTHROPIC_API_KEY),
         Some(("keys".into(), "anthropic".into()))
@@ -531,7 +507,7 @@ fn providers_use_secret_refs_for_keys_and_plain_values_otherwise() {
 
 #[test]
 fn extra_env_is_appended_and_reserved_names_are_refused() {
-    let env = env_of(&deploy("env: [{name: LOG_FORMAT, value: pretty}]"));
+    let env = env(&deploy("env: [{name: LOG_FORMAT, value: pretty}]"));
     assert_eq!(env.last().unwrap().name, "LOG_FORMAT");
     let c = cr(&format!(
         "{MINIMAL}\nenv: [{{name: DB_POOL_MAX, value: '99'}}]"

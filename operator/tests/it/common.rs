@@ -230,3 +230,28 @@ pub fn structural(schema: &Value, v: &Value, path: &str, root: bool, errors: &mu
         _ => {}
     }
 }
+
+/// The pod template's spec of a Deployment.
+pub fn pod(d: &Deployment) -> &k8s_openapi::api::core::v1::PodSpec {
+    d.spec.template.spec.as_ref().unwrap()
+}
+
+/// The first container's environment.
+pub fn env(d: &Deployment) -> Vec<EnvVar> {
+    pod(d).containers[0].env.clone().unwrap()
+}
+
+/// The literal variables of `env`, by name.
+pub fn plain(env: &[EnvVar]) -> std::collections::BTreeMap<String, String> {
+    env.iter()
+        .filter_map(|e| e.value.clone().map(|v| (e.name.clone(), v)))
+        .collect()
+}
+
+/// (secret name, key) of a secretKeyRef variable.
+pub fn secret_of(env: &[EnvVar], name: &str) -> Option<(String, String)> {
+    let e = env.iter().find(|e| e.name == name)?;
+    let r = e.value_from.as_ref()?.secret_key_ref.as_ref()?;
+    assert!(e.value.is_none(), "{name} is a literal");
+    Some((r.name.clone(), r.key.clone()))
+}

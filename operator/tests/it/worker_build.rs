@@ -3,10 +3,9 @@
 
 use crate::common::*;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{EnvVar, PodSpec};
+use k8s_openapi::api::core::v1::EnvVar;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::json;
-use std::collections::BTreeMap;
 use webedt_contract::names;
 use webedt_contract::worker::{self as contract, WorkerConfig};
 use webedt_operator::budget::ConnectionBudget;
@@ -30,31 +29,6 @@ fn worker_with(fields: &str) -> ValidatedWebEDT {
 
 fn wdeploy(v: &ValidatedWebEDT) -> Deployment {
     worker_deployment::build(v, &inputs()).expect("worker Deployment")
-}
-
-fn pod(d: &Deployment) -> &PodSpec {
-    d.spec.template.spec.as_ref().unwrap()
-}
-
-fn env(d: &Deployment) -> Vec<EnvVar> {
-    pod(d).containers[0].env.clone().unwrap()
-}
-
-fn plain(env: &[EnvVar]) -> BTreeMap<String, String> {
-    env.iter()
-        .filter_map(|e| e.value.clone().map(|v| (e.name.clone(), v)))
-        .collect()
-}
-
-fn secret_of(env: &[EnvVar], name: &str) -> Option<(String, String)> {
-    let r = env
-        .iter()
-        .find(|e| e.name == name)?
-        .value_from
-        .as_ref()?
-        .secret_key_ref
-        .as_ref()?;
-    Some((r.name.clone(), r.key.clone()))
 }
 
 #[test]
