@@ -10,6 +10,8 @@ Every figure stands beside its reference measured in the same run, on the same m
   P5 replay of 10,000 stored events                             goal <= 250 ms
   P6 operator vs the test API server: 1,000 WebEDTs             goal <= 10 s, peak RSS <= 64 MiB
   P7 start -> /ready on a migrated database; binary sizes       goal <= 500 ms
+  P9 coding-agent tools on a 10,000-file repository (no model): read/edit p99; search and
+     list beside rg / rg --files in the same run              goal p99 <= 20 ms; >= 0.5x of rg
   C1 chaos: kill -9 of a replica under 100 streams (the chaos test at CHAOS_STREAMS=100)
 Load comes from wrk (Debian package) on the same 2-core machine, so client and server share it.
 """
@@ -294,6 +296,21 @@ def p7():
     row("P7 start -> /ready (migrated DB)", f"median {times[2]:.0f} ms (best {times[0]:.0f})", sizes, "<= 500 ms", times[2] <= 500)
 
 
+def p9():
+    if subprocess.run(["which", "rg"], capture_output=True).returncode != 0:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "ripgrep"], check=True)
+    out = subprocess.run(["cargo", "run", "--release", "-q", "-p", "webedt-worker", "--example", "bench_tools"],
+                         cwd=ROOT, capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    ok_rw = max(r["read_p99_ms"], r["edit_p99_ms"]) <= 20
+    row("P9 agent read / edit tool calls, 10,000 files",
+        f"read p99 {r['read_p99_ms']:.2f} ms, edit p99 {r['edit_p99_ms']:.2f} ms", "1,000 calls each", "p99 <= 20 ms", ok_rw)
+    row("P9 agent search (whole tree, 1 match) / list (1,000 files)",
+        f"{r['search_ms']:.1f} ms ({r['search_vs_rg']:.2f}x of rg) / {r['list_1000_ms']:.2f} ms ({r['list_vs_rg']:.2f}x)",
+        f"rg {r['rg_search_ms']:.1f} ms / rg --files {r['rg_files_1000_ms']:.2f} ms", ">= 0.5x of rg",
+        r["search_vs_rg"] >= 0.5 and r["list_vs_rg"] >= 0.5)
+
+
 def c1():
     n = os.environ.get("BENCH_CHAOS_STREAMS", "100")
     t = time.time()
@@ -308,14 +325,14 @@ def c1():
         f"{time.time() - t:.0f} s incl. test build", "nothing lost", ok)
 
 
-ALL = ["p1", "p2", "p3", "p4", "p6", "p7", "c1"]
+ALL = ["p1", "p2", "p3", "p4", "p6", "p7", "p9", "c1"]
 NOTES = "## Reading the figures"
 
 
 def main():
     only = sys.argv[1:] or ALL
     for name in only:
-        {"p1": p1, "p2": p2, "p3": p3_p5, "p5": p3_p5, "p4": p4, "p6": p6, "p7": p7, "c1": c1}[name]()
+        {"p1": p1, "p2": p2, "p3": p3_p5, "p5": p3_p5, "p4": p4, "p6": p6, "p7": p7, "p9": p9, "c1": c1}[name]()
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
     mem = int(re.search(r"MemTotal:\s+(\d+)", open("/proc/meminfo").read()).group(1)) / 2**20
     lines = [

@@ -215,6 +215,19 @@ pub fn search(work: &Path, input: &Value) -> ToolOutcome {
         Ok(r) => r,
         Err(e) => return ToolOutcome::err(format!("invalid regular expression: {e}")),
     };
+    // The same pattern over a whole file, `^`/`$` at line ends (LF or CRLF): it matches a file
+    // whenever it matches one of its lines. `\A`/`\z` mean the line's ends to the model, so
+    // such patterns skip this filter.
+    let whole = (!pattern.contains("\\A") && !pattern.contains("\\z"))
+        .then(|| {
+            regex::RegexBuilder::new(pattern)
+                .size_limit(1 << 20)
+                .multi_line(true)
+                .crlf(true)
+                .build()
+                .ok()
+        })
+        .flatten();
     let start = match &input["path"] {
         Value::Null => work.to_path_buf(),
         Value::String(s) => match resolve(work, s) {
@@ -239,6 +252,11 @@ pub fn search(work: &Path, input: &Value) -> ToolOutcome {
         let Ok(text) = std::fs::read_to_string(entry.path()) else {
             continue; // binary or unreadable
         };
+        // One pass over the whole file first: most files have no match, and a line-by-line
+        // scan of each would cost several times as much.
+        if whole.as_ref().is_some_and(|w| !w.is_match(&text)) {
+            continue;
+        }
         let rel = display(work, entry.path());
         for (i, line) in text.lines().enumerate() {
             if re.is_match(line) {
@@ -325,5 +343,18 @@ mod tests {
         assert!(search(&w, &json!({"pattern": "("})).is_error);
         assert!(!write(&w, &json!({"path": "new/dir/f.txt", "content": "hi"})).is_error);
         assert!(write(&w, &json!({"path": ".git/config", "content": "hi"})).is_error);
+    }
+
+    #[test]
+    fn search_anchors_match_each_line_with_lf_or_crlf() {
+        let (_t, w) = work();
+        std::fs::write(w.join("crlf.txt"), "first\r\nsecond line\r\nthird\r\n").unwrap();
+        // `^`/`$` are a line's ends, not the file's, whichever line ending it uses.
+        let s = search(&w, &json!({"pattern": "^second line$"}));
+        assert_eq!(s.content, "crlf.txt:2: second line\n");
+        let s = search(&w, &json!({"pattern": "^fn b\\(\\) \\{\\}$"}));
+        assert_eq!(s.content, "src/a.rs:2: fn b() {}\n");
+        let s = search(&w, &json!({"pattern": "\\Athird\\z"}));
+        assert_eq!(s.content, "crlf.txt:3: third\n");
     }
 }
