@@ -5,6 +5,98 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Defines [`ErrorCode`] with one spelling per code for the wire, the logs and the document.
+macro_rules! error_codes {
+    ($($(#[doc = $doc:literal])* $variant:ident = $code:literal,)*) => {
+        /// Every stable `code` the API answers with: one enum, so the OpenAPI document lists
+        /// exactly the codes the handlers and the middleware can produce.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+        pub enum ErrorCode {
+            $($(#[doc = $doc])* #[serde(rename = $code)] $variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// 400: the body is not JSON.
+    InvalidJson = "invalid_json",
+    /// 400: a malformed request (query string, body stream).
+    BadRequest = "bad_request",
+    /// 400: `Last-Event-ID` / `lastEventId` is not a seq of the session.
+    InvalidLastEventId = "invalid_last_event_id",
+    /// 401: no valid session cookie or Bearer token.
+    Unauthorized = "unauthorized",
+    /// 401 (login) or 403 (password change): wrong email or password.
+    InvalidCredentials = "invalid_credentials",
+    /// 403: the account is disabled.
+    AccountDisabled = "account_disabled",
+    /// 403: the route needs an administrator.
+    AdminRequired = "admin_required",
+    /// 403: a cookie-authenticated write without `Origin`/`Sec-Fetch-Site` of this site.
+    Csrf = "csrf",
+    /// 403 from outside a handler.
+    Forbidden = "forbidden",
+    /// 404 (also another user's resource, or an id that is not a UUID).
+    NotFound = "not_found",
+    /// 405.
+    MethodNotAllowed = "method_not_allowed",
+    /// 408: the body did not arrive within `HTTP_BODY_TIMEOUT_MS`.
+    RequestTimeout = "request_timeout",
+    /// 409: an account with this email exists.
+    EmailTaken = "email_taken",
+    /// 409: a run is already in progress in the session.
+    RunActive = "run_active",
+    /// 409: no run to interrupt.
+    NotRunning = "not_running",
+    /// 409: an administrator disabling their own account.
+    CannotDisableSelf = "cannot_disable_self",
+    /// 409: a run in a session that is in the trash.
+    SessionDeleted = "session_deleted",
+    /// 413: the body is larger than `BODY_LIMIT_BYTES`.
+    PayloadTooLarge = "payload_too_large",
+    /// 415: a body that is not `application/json`.
+    UnsupportedMediaType = "unsupported_media_type",
+    /// 422: a field breaks a rule (`field` names it).
+    Validation = "validation",
+    /// 422: a code session's repository runs cannot use.
+    InvalidRepository = "invalid_repository",
+    /// 422: a base branch that is not a valid branch name.
+    InvalidBranch = "invalid_branch",
+    /// 422: coding runs are not configured on this deployment.
+    CodingUnavailable = "coding_unavailable",
+    /// 429: too many failed logins (see `Retry-After`).
+    RateLimited = "rate_limited",
+    /// 429: too many registrations from this address.
+    RegistrationLimit = "registration_limit",
+    /// 429: too many runs in progress.
+    RunLimit = "run_limit",
+    /// 429: too many runs started this minute.
+    RunRate = "run_rate",
+    /// 429: too many open event streams.
+    StreamLimit = "stream_limit",
+    /// 500: a bug; the cause is logged, never sent.
+    Internal = "internal",
+    /// 503: the database is unreachable; retry shortly.
+    DatabaseUnavailable = "database_unavailable",
+    /// 503: this replica has too many open connections.
+    Overloaded = "overloaded",
+    /// 503 from outside a handler.
+    Unavailable = "unavailable",
+    /// Any other status from outside a handler.
+    Error = "error",
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -12,7 +104,7 @@ pub enum AppError {
     InvalidJson(String),
     /// 400 with a specific code, e.g. `invalid_last_event_id`.
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("{message}")]
     Validation {
         field: Option<String>,
@@ -21,7 +113,7 @@ pub enum AppError {
     /// 422 with a specific code, e.g. `invalid_repository`, and the field it is about.
     #[error("{message}")]
     Unprocessable {
-        code: &'static str,
+        code: ErrorCode,
         field: &'static str,
         message: String,
     },
@@ -29,13 +121,13 @@ pub enum AppError {
     Unauthorized,
     /// 401 with a more specific code, e.g. `invalid_credentials`.
     #[error("{message}")]
-    Unauthenticated { code: &'static str, message: String },
+    Unauthenticated { code: ErrorCode, message: String },
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
+    Forbidden { code: ErrorCode, message: String },
     #[error("not found")]
     NotFound,
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     #[error("request body too large")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -45,7 +137,7 @@ pub enum AppError {
     /// 429 for a named per-user or per-IP limit (`stream_limit`, `run_limit`, …).
     #[error("{message}")]
     LimitReached {
-        code: &'static str,
+        code: ErrorCode,
         message: String,
         retry_after_secs: u64,
     },
@@ -87,23 +179,23 @@ impl AppError {
         }
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::InvalidJson(_) => "invalid_json",
-            Self::Validation { .. } => "validation",
-            Self::Unauthorized => "unauthorized",
+            Self::InvalidJson(_) => ErrorCode::InvalidJson,
+            Self::Validation { .. } => ErrorCode::Validation,
+            Self::Unauthorized => ErrorCode::Unauthorized,
             Self::Forbidden { code, .. }
             | Self::BadRequest { code, .. }
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
             | Self::Unauthenticated { code, .. }
-            | Self::LimitReached { code, .. } => code,
-            Self::NotFound => "not_found",
-            Self::PayloadTooLarge => "payload_too_large",
-            Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::RateLimited { .. } => "rate_limited",
-            Self::DatabaseUnavailable => "database_unavailable",
-            Self::Internal(_) => "internal",
+            | Self::LimitReached { code, .. } => *code,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::DatabaseUnavailable => ErrorCode::DatabaseUnavailable,
+            Self::Internal(_) => ErrorCode::Internal,
         }
     }
 }
@@ -128,15 +220,19 @@ impl From<anyhow::Error> for AppError {
     }
 }
 
-#[derive(Serialize)]
+/// The body of every error response.
+#[derive(Serialize, ToSchema)]
 pub struct ErrorBody<'a> {
     pub error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ErrorDetail<'a> {
-    pub code: &'a str,
+    /// Stable: clients branch on it.
+    pub code: ErrorCode,
+    /// For people; may change.
     pub message: &'a str,
+    /// The request field the error is about (JSON path for bodies).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<&'a str>,
 }
@@ -145,7 +241,7 @@ pub struct ErrorDetail<'a> {
 /// errors produced outside handlers (405 from the router, 413 from body limits, …).
 pub fn error_response(
     status: StatusCode,
-    code: &str,
+    code: ErrorCode,
     message: &str,
     field: Option<&str>,
 ) -> Response {

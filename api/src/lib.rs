@@ -17,6 +17,7 @@ pub mod json;
 pub mod lifecycle;
 pub mod local;
 pub mod metrics;
+pub mod openapi;
 pub mod realtime;
 pub mod runs;
 pub mod server;

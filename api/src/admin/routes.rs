@@ -1,29 +1,30 @@
 //! `/api/admin/*`: list and search users, disable and enable them, end their runs, read the
 //! audit log. Every route takes [`Admin`], which refuses anyone whose account is not an admin.
 
-use axum::Router;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use crate::audit::Entry;
 use crate::auth::{AuthUser, ClientIp};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::json::Json;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/admin/users", get(list_users))
-        .route("/api/admin/users/{id}/disable", post(disable))
-        .route("/api/admin/users/{id}/enable", post(enable))
-        .route("/api/admin/users/{id}/runs/stop", post(stop_runs))
-        .route("/api/admin/audit", get(audit_log))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users))
+        .routes(routes!(disable))
+        .routes(routes!(enable))
+        .routes(routes!(stop_runs))
+        .routes(routes!(audit_log))
 }
 
 /// An authenticated admin: 401 without a session, 403 `admin_required` for everyone else.
@@ -36,7 +37,7 @@ impl FromRequestParts<AppState> for Admin {
         let user = AuthUser::from_request_parts(parts, state).await?;
         if !user.user.is_admin {
             return Err(AppError::Forbidden {
-                code: "admin_required",
+                code: ErrorCode::AdminRequired,
                 message: "this needs an administrator".into(),
             });
         }
@@ -58,16 +59,18 @@ fn entry(action: &'static str, admin: &AuthUser, subject: Uuid, ip: &str) -> Ent
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct UsersQuery {
     /// Part of an email or display name.
     q: Option<String>,
+    /// Page size, 1 to 200 (default 50; others are clamped).
     limit: Option<i64>,
     /// The email of the last user of the previous page.
     after: Option<String>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UserRow {
     id: Uuid,
@@ -80,11 +83,25 @@ struct UserRow {
     running_runs: i64,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct UserPage {
+    users: Vec<UserRow>,
+    /// `after` for the next page; `null` on the last.
+    next_after: Option<String>,
+}
+
+/// Users by email, optionally searched.
+#[utoipa::path(
+    get, path = "/api/admin/users", operation_id = "adminListUsers", tag = "admin",
+    params(UsersQuery),
+    responses((status = 200, description = "A page of users", body = UserPage)),
+)]
 async fn list_users(
     State(state): State<AppState>,
     _admin: Admin,
     Query(q): Query<UsersQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<UserPage>> {
     let search = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty());
     if let Some(s) = search {
         crate::validate::text("q", s, 254)?;
@@ -127,22 +144,42 @@ async fn list_users(
     } else {
         None
     };
-    Ok(Json(json!({ "users": users, "nextAfter": next })))
+    Ok(Json(UserPage {
+        users,
+        next_after: next,
+    }))
 }
 
 /// Disables the account and ends every one of its sessions in the same transaction: every
 /// replica refuses its cookies from the commit on, and the sessions' delete trigger ends their
 /// open streams everywhere.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct Disabled {
+    disabled: bool,
+    /// Login sessions ended.
+    ended_sessions: u64,
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/users/{id}/disable", operation_id = "adminDisableUser", tag = "admin",
+    params(("id" = Uuid, Path, description = "A user id")),
+    responses(
+        (status = 200, description = "Disabled; every login session ended", body = Disabled),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`cannot_disable_self`", body = ErrorBody),
+    ),
+)]
 async fn disable(
     State(state): State<AppState>,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Disabled>> {
     let id = user_id(&id)?;
     if id == admin.user.id {
         return Err(AppError::Conflict {
-            code: "cannot_disable_self",
+            code: ErrorCode::CannotDisableSelf,
             message: "an administrator cannot disable their own account".into(),
         });
     }
@@ -167,15 +204,31 @@ async fn disable(
     let mut e = entry("user_disabled", &admin, id, &ip);
     e.detail = json!({ "endedSessions": ended });
     crate::audit::record(&state, e).await;
-    Ok(Json(json!({ "disabled": true, "endedSessions": ended })))
+    Ok(Json(Disabled {
+        disabled: true,
+        ended_sessions: ended,
+    }))
 }
 
+#[derive(Serialize, ToSchema)]
+struct Enabled {
+    disabled: bool,
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/users/{id}/enable", operation_id = "adminEnableUser", tag = "admin",
+    params(("id" = Uuid, Path, description = "A user id")),
+    responses(
+        (status = 200, description = "Enabled", body = Enabled),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn enable(
     State(state): State<AppState>,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<Enabled>> {
     let id = user_id(&id)?;
     let mut conn = state.db.acquire().await?;
     let found: Option<Uuid> =
@@ -186,16 +239,30 @@ async fn enable(
     drop(conn);
     found.ok_or(AppError::NotFound)?;
     crate::audit::record(&state, entry("user_enabled", &admin, id, &ip)).await;
-    Ok(Json(json!({ "disabled": false })))
+    Ok(Json(Enabled { disabled: false }))
 }
 
 /// Asks every run of the user, on whatever replica, to stop (as the user's own stop button).
+#[derive(Serialize, ToSchema)]
+struct Stopping {
+    /// Runs asked to stop.
+    stopping: u64,
+}
+
+#[utoipa::path(
+    post, path = "/api/admin/users/{id}/runs/stop", operation_id = "adminStopUserRuns", tag = "admin",
+    params(("id" = Uuid, Path, description = "A user id")),
+    responses(
+        (status = 202, description = "The user's runs are stopping", body = Stopping),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn stop_runs(
     State(state): State<AppState>,
     Admin(admin): Admin,
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<Stopping>)> {
     let id = user_id(&id)?;
     let mut conn = state.db.acquire().await?;
     let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users WHERE id = $1)")
@@ -222,10 +289,11 @@ async fn stop_runs(
     let mut e = entry("user_runs_stopped", &admin, id, &ip);
     e.detail = json!({ "runs": stopping });
     crate::audit::record(&state, e).await;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "stopping": stopping }))))
+    Ok((StatusCode::ACCEPTED, Json(Stopping { stopping })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(rename_all = "camelCase")]
 struct AuditQuery {
     action: Option<String>,
@@ -233,10 +301,11 @@ struct AuditQuery {
     user: Option<Uuid>,
     /// Entries older than this id (the `nextBefore` of the previous page).
     before: Option<i64>,
+    /// Page size, 1 to 500 (default 100; others are clamped).
     limit: Option<i64>,
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AuditRow {
     id: i64,
@@ -252,11 +321,25 @@ struct AuditRow {
     detail: Value,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct AuditPage {
+    entries: Vec<AuditRow>,
+    /// `before` for the next page; `null` on the last.
+    next_before: Option<i64>,
+}
+
+/// The audit log, newest first.
+#[utoipa::path(
+    get, path = "/api/admin/audit", operation_id = "adminAuditLog", tag = "admin",
+    params(AuditQuery),
+    responses((status = 200, description = "A page of entries", body = AuditPage)),
+)]
 async fn audit_log(
     State(state): State<AppState>,
     _admin: Admin,
     Query(q): Query<AuditQuery>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<AuditPage>> {
     if let Some(a) = &q.action {
         crate::validate::text("action", a, 64)?;
     }
@@ -285,5 +368,8 @@ async fn audit_log(
     } else {
         None
     };
-    Ok(Json(json!({ "entries": rows, "nextBefore": next })))
+    Ok(Json(AuditPage {
+        entries: rows,
+        next_before: next,
+    }))
 }

@@ -13,7 +13,7 @@ use axum::http::{Method, header};
 use axum::response::{IntoResponse, Response};
 
 use super::extract::bearer_token;
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
 
 /// The 403 to send when a cookie-authenticated unsafe request is not from our pages, else `None`.
@@ -30,7 +30,7 @@ pub fn refusal(state: &AppState, req: &Request) -> Option<Response> {
     }
     Some(
         AppError::Forbidden {
-            code: "csrf",
+            code: ErrorCode::Csrf,
             message: "cross-site request refused: send Origin or Sec-Fetch-Site from this site"
                 .into(),
         }

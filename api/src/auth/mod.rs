@@ -10,8 +10,8 @@ mod rate_limit;
 mod routes;
 mod token;
 
-use axum::Router;
-use axum::routing::{delete, get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use client_ip::ClientIp;
 pub(crate) use extract::session_lookup;
@@ -21,13 +21,13 @@ pub use routes::normalize_email;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/auth/register", post(routes::register))
-        .route("/api/auth/login", post(routes::login))
-        .route("/api/auth/logout", post(routes::logout))
-        .route("/api/auth/session", get(routes::current_session))
-        .route("/api/auth/password", post(routes::change_password))
-        .route("/api/auth/sessions", get(routes::list_sessions))
-        .route("/api/auth/sessions/{id}", delete(routes::revoke_session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(routes::register))
+        .routes(routes!(routes::login))
+        .routes(routes!(routes::logout))
+        .routes(routes!(routes::current_session))
+        .routes(routes!(routes::change_password))
+        .routes(routes!(routes::list_sessions))
+        .routes(routes!(routes::revoke_session))
 }

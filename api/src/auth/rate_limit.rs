@@ -10,7 +10,7 @@
 use crate::db::ConnHandle;
 use std::time::Duration;
 
-use crate::error::AppError;
+use crate::error::{AppError, ErrorCode};
 use crate::state::AppState;
 
 pub const WINDOW_SECS: i64 = 15 * 60;
@@ -121,7 +121,7 @@ pub async fn register_attempt(
         drop(tx);
         crate::audit::limit_hit(state, None, Some(ip), "registrations_per_ip_hour");
         return Err(AppError::LimitReached {
-            code: "registration_limit",
+            code: ErrorCode::RegistrationLimit,
             message: format!("at most {limit} accounts per hour from one address"),
             retry_after_secs: retry.ceil().max(1.0) as u64,
         });

@@ -8,33 +8,65 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::cookie::{self, SESSION_DAYS};
 use super::{AuthUser, ClientIp, MaybeAuthUser, User, client_ip, password, rate_limit, token};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::json::Json;
 use crate::state::AppState;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct RegisterBody {
+    #[schema(format = "email", max_length = 254)]
     email: String,
+    #[schema(min_length = 8, max_length = 256)]
     password: String,
+    #[schema(max_length = 100)]
     display_name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub(super) struct LoginBody {
+    #[schema(format = "email", max_length = 254)]
     email: String,
     password: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub(super) struct PasswordBody {
     current_password: String,
+    #[schema(min_length = 8, max_length = 256)]
     new_password: String,
+}
+
+/// The account a login session belongs to.
+#[derive(Serialize, ToSchema)]
+pub(super) struct UserEnvelope {
+    user: User,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct CurrentSession {
+    user: User,
+    session: SessionSummary,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct SessionSummary {
+    /// The id `DELETE /api/auth/sessions/{id}` takes.
+    id: Uuid,
+    expires_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct LoginSessions {
+    sessions: Vec<SessionInfo>,
 }
 
 /// Trims, lower-cases and checks the shape of an email address.
@@ -129,7 +161,7 @@ async fn start_session(
     .bind(ip)
     .execute(conn)
     .await?;
-    let mut response = (status, Json(json!({ "user": user }))).into_response();
+    let mut response = (status, Json(UserEnvelope { user })).into_response();
     response.headers_mut().insert(
         header::SET_COOKIE,
         cookie(state, &token.0, cookie::MAX_AGE_SECS),
@@ -137,6 +169,17 @@ async fn start_session(
     Ok(response)
 }
 
+/// Creates an account and logs it in (the session cookie is set; its value also works as a
+/// Bearer token).
+#[utoipa::path(
+    post, path = "/api/auth/register", operation_id = "register", tag = "auth",
+    request_body = RegisterBody, security(()),
+    responses(
+        (status = 201, description = "Registered and logged in", body = UserEnvelope,
+            headers(("set-cookie" = String, description = "The session cookie"))),
+        (status = 409, description = "`email_taken`", body = ErrorBody),
+    )
+)]
 pub(super) async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -165,7 +208,7 @@ pub(super) async fn register(
     .fetch_optional(&mut *conn)
     .await?;
     let user = user.ok_or_else(|| AppError::Conflict {
-        code: "email_taken",
+        code: ErrorCode::EmailTaken,
         message: "an account with this email already exists".into(),
     })?;
     tracing::info!(user_id = %user.id, "account registered");
@@ -183,18 +226,27 @@ struct LoginRow {
 
 pub fn account_disabled() -> AppError {
     AppError::Forbidden {
-        code: "account_disabled",
+        code: ErrorCode::AccountDisabled,
         message: "this account is disabled; ask an administrator".into(),
     }
 }
 
 fn invalid_credentials() -> AppError {
     AppError::Unauthenticated {
-        code: "invalid_credentials",
+        code: ErrorCode::InvalidCredentials,
         message: "email or password is incorrect".into(),
     }
 }
 
+/// Logs in: sets the session cookie (its value also works as a Bearer token).
+#[utoipa::path(
+    post, path = "/api/auth/login", operation_id = "login", tag = "auth",
+    request_body = LoginBody, security(()),
+    responses(
+        (status = 200, description = "Logged in", body = UserEnvelope,
+            headers(("set-cookie" = String, description = "The session cookie"))),
+    )
+)]
 pub(super) async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -249,6 +301,12 @@ pub(super) async fn login(
     start_session(&state, &mut conn, user, &headers, &ip, StatusCode::OK).await
 }
 
+/// Ends the presented login session (if any) and clears the cookie.
+#[utoipa::path(
+    post, path = "/api/auth/logout", operation_id = "logout", tag = "auth",
+    security((), ("cookie" = []), ("bearer" = [])),
+    responses((status = 204, description = "Logged out")),
+)]
 pub(super) async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -269,13 +327,27 @@ pub(super) async fn logout(
     Ok(response)
 }
 
-pub(super) async fn current_session(auth: AuthUser) -> Json<serde_json::Value> {
-    Json(json!({
-        "user": auth.user,
-        "session": { "id": auth.session_id, "expiresAt": auth.expires_at },
-    }))
+/// The caller's account and login session.
+#[utoipa::path(
+    get, path = "/api/auth/session", operation_id = "getCurrentSession", tag = "auth",
+    responses((status = 200, description = "The caller", body = CurrentSession)),
+)]
+pub(super) async fn current_session(auth: AuthUser) -> Json<CurrentSession> {
+    Json(CurrentSession {
+        user: auth.user,
+        session: SessionSummary {
+            id: auth.session_id,
+            expires_at: auth.expires_at,
+        },
+    })
 }
 
+/// Changes the password and ends every other login session of the account.
+#[utoipa::path(
+    post, path = "/api/auth/password", operation_id = "changePassword", tag = "auth",
+    request_body = PasswordBody,
+    responses((status = 204, description = "Changed; other sessions ended")),
+)]
 pub(super) async fn change_password(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -306,7 +378,7 @@ pub(super) async fn change_password(
             &format!("{}:{ip_key}", auth.user.id),
         );
         return Err(AppError::Forbidden {
-            code: "invalid_credentials",
+            code: ErrorCode::InvalidCredentials,
             message: "current password is incorrect".into(),
         });
     }
@@ -333,9 +405,9 @@ pub(super) async fn change_password(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize, sqlx::FromRow)]
+#[derive(Serialize, sqlx::FromRow, ToSchema)]
 #[serde(rename_all = "camelCase")]
-struct SessionInfo {
+pub(super) struct SessionInfo {
     id: Uuid,
     created_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
@@ -343,10 +415,15 @@ struct SessionInfo {
     current: bool,
 }
 
+/// The account's live login sessions, newest first.
+#[utoipa::path(
+    get, path = "/api/auth/sessions", operation_id = "listLoginSessions", tag = "auth",
+    responses((status = 200, description = "Login sessions", body = LoginSessions)),
+)]
 pub(super) async fn list_sessions(
     State(state): State<AppState>,
     auth: AuthUser,
-) -> AppResult<Json<serde_json::Value>> {
+) -> AppResult<Json<LoginSessions>> {
     let mut conn = state.db.acquire().await?;
     let sessions: Vec<SessionInfo> = sqlx::query_as(
         "SELECT public_id AS id, created_at, last_verified_at AS last_seen_at, user_agent,
@@ -358,9 +435,18 @@ pub(super) async fn list_sessions(
     .bind(&auth.session_key)
     .fetch_all(&mut *conn)
     .await?;
-    Ok(Json(json!({ "sessions": sessions })))
+    Ok(Json(LoginSessions { sessions }))
 }
 
+/// Ends one of the account's login sessions (its streams end on every replica).
+#[utoipa::path(
+    delete, path = "/api/auth/sessions/{id}", operation_id = "revokeLoginSession", tag = "auth",
+    params(("id" = Uuid, Path, description = "A login session id from `listLoginSessions`")),
+    responses(
+        (status = 204, description = "Ended"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 pub(super) async fn revoke_session(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,

@@ -1,6 +1,7 @@
 //! The per-session event log: append (with the next seq and a NOTIFY in the same transaction),
 //! read, and stream over SSE with replay-then-live.
 
+pub mod kinds;
 mod routes;
 mod stream;
 
@@ -10,6 +11,7 @@ use serde_json::Value;
 use sqlx::PgExecutor;
 use uuid::Uuid;
 
+pub use kinds::Event;
 pub use routes::router;
 pub use stream::{session_stream, stream_slot};
 
@@ -24,6 +26,40 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
+/// The document's view of [`StoredEvent`]: its seq and time with the [`Event`] it holds
+/// (`type` and `data`); `stored_event_schema_matches` keeps the two in step.
+#[derive(utoipa::ToSchema)]
+#[schema(as = StoredEvent)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+struct StoredEventSchema {
+    seq: i64,
+    #[serde(flatten)]
+    event: Event,
+    created_at: DateTime<Utc>,
+}
+
+impl utoipa::PartialSchema for StoredEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        StoredEventSchema::schema()
+    }
+}
+
+impl utoipa::ToSchema for StoredEvent {
+    fn name() -> std::borrow::Cow<'static, str> {
+        StoredEventSchema::name()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        StoredEventSchema::schemas(schemas)
+    }
+}
+
 pub const TERMINAL: [&str; 3] = ["completed", "error", "interrupted"];
 
 impl StoredEvent {
@@ -32,25 +68,19 @@ impl StoredEvent {
     }
 }
 
-/// Appends an event: takes the next seq under the session row's lock, inserts, and queues a
+/// Appends `event`: takes the next seq under the session row's lock, inserts, and queues a
 /// NOTIFY of `{session}:{seq}` — all one statement, so one transaction, delivered at commit.
 /// U+0000 in any string of `data` (model output, tool results) is replaced first: `jsonb`
 /// cannot store it, and the run would otherwise end on a database error.
 pub async fn append<'e>(
     db: impl PgExecutor<'e>,
     session: Uuid,
-    kind: &str,
-    data: &Value,
+    event: &Event,
 ) -> sqlx::Result<StoredEvent> {
-    let cleaned;
-    let data = if crate::validate::has_nul(data) {
-        let mut copy = data.clone();
-        crate::validate::strip_nul(&mut copy);
-        cleaned = copy;
-        &cleaned
-    } else {
-        data
-    };
+    let (kind, mut data) = event.to_stored();
+    if crate::validate::has_nul(&data) {
+        crate::validate::strip_nul(&mut data);
+    }
     sqlx::query_as(
         "WITH s AS (
              UPDATE chat_sessions SET last_seq = last_seq + 1, updated_at = now()

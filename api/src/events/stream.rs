@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::StoredEvent;
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 use crate::realtime::{EventSignal, StreamSlot};
 use crate::state::AppState;
 
@@ -33,7 +33,7 @@ pub fn stream_slot(state: &AppState, auth: &AuthUser) -> AppResult<StreamSlot> {
         .ok_or_else(|| {
             crate::audit::limit_hit(state, Some(auth.user.id), None, "streams_per_user");
             AppError::LimitReached {
-                code: "stream_limit",
+                code: ErrorCode::StreamLimit,
                 message: format!(
                     "at most {limit} open streams per user on one server; close one and retry"
                 ),

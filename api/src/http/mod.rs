@@ -20,13 +20,11 @@ pub use serve::{ConnLimits, serve};
 /// request extension works the same from outside.
 pub fn router(state: AppState, extra: Router<AppState>) -> App {
     let body_limit = state.config.settings.http.body_limit_bytes;
+    // Every `/api` route comes with its OpenAPI operation (crate::openapi).
+    let (api, _) = crate::openapi::api_router().split_for_parts();
     let routes = Router::new()
         .merge(crate::health::router())
-        .merge(crate::auth::router())
-        .merge(crate::admin::router())
-        .merge(crate::sessions::router())
-        .merge(crate::events::router())
-        .merge(crate::runs::router())
+        .merge(api)
         .merge(extra)
         .fallback(middleware::not_found)
         .layer(middleware::RequestMiddlewareLayer(state.clone()))

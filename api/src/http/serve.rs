@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
 
 use super::App;
-use crate::error::error_response;
+use crate::error::{ErrorCode, error_response};
 
 /// The accept loop's per-replica connection rules.
 #[derive(Clone, Copy, Debug)]
@@ -127,7 +127,7 @@ fn overloaded_service(
             }
             let mut response = error_response(
                 axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                "overloaded",
+                ErrorCode::Overloaded,
                 "this replica has too many open connections; retry shortly",
                 None,
             );

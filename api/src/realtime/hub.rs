@@ -16,9 +16,12 @@ pub enum EventSignal {
     Resync,
 }
 
-#[derive(Clone, Debug, serde::Serialize)]
+/// A frame of `GET /api/sessions/updates`.
+#[derive(Clone, Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct SessionChange {
+    /// `created`, `updated`, `deleted` or `restored`.
     pub kind: String,
+    #[schema(value_type = crate::sessions::Session)]
     pub session: serde_json::Value,
 }
 

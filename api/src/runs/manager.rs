@@ -16,8 +16,8 @@ use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
 use super::providers::{Provider, ProviderEvent, Role, RunRequest, Turn};
-use crate::error::{AppError, AppResult};
-use crate::events;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::events::{self, Event, kinds};
 use crate::sessions::{Session, notify_change, session_columns};
 use crate::state::AppState;
 use webedt_providers::{Changes, CodingRun};
@@ -115,7 +115,7 @@ pub async fn start(
     // calls the chosen model itself.
     let provider = if session.repository.is_some() {
         state.providers.coding().ok_or_else(|| AppError::Conflict {
-            code: "coding_unavailable",
+            code: ErrorCode::CodingUnavailable,
             message: super::Providers::coding_unavailable().into(),
         })?
     } else {
@@ -151,7 +151,7 @@ pub async fn start(
     .await?;
     if claimed.is_none() {
         return Err(AppError::Conflict {
-            code: "run_active",
+            code: ErrorCode::RunActive,
             message: "a run is already in progress in this session; stop it or wait".into(),
         });
     }
@@ -173,18 +173,16 @@ pub async fn start(
         .ok_or_else(session_deleted)?;
         (row.session, row.last_seq)
     };
-    events::append(
-        &mut *tx,
-        session.id,
-        "user_message",
-        &json!({ "text": prompt }),
-    )
-    .await?;
-    let mut started = json!({ "provider": provider_id, "model": model });
-    if let Some(branch) = &updated.working_branch {
-        started["workingBranch"] = json!(branch);
-    }
-    events::append(&mut *tx, session.id, "run_started", &started).await?;
+    let user_message = Event::UserMessage(kinds::Text {
+        text: prompt.clone(),
+    });
+    events::append(&mut *tx, session.id, &user_message).await?;
+    let started = Event::RunStarted(kinds::RunStarted {
+        provider: provider_id.clone(),
+        model: model.clone(),
+        working_branch: updated.working_branch.clone(),
+    });
+    events::append(&mut *tx, session.id, &started).await?;
     notify_change(&mut *tx, session.user_id, session.id, "updated").await?;
     tx.commit().await?;
     drop(conn);
@@ -268,7 +266,7 @@ fn coding_run(
 
 pub fn session_deleted() -> AppError {
     AppError::Conflict {
-        code: "session_deleted",
+        code: ErrorCode::SessionDeleted,
         message: "this session is in the trash; restore it to continue".into(),
     }
 }
@@ -314,7 +312,7 @@ pub async fn within_user_limits<'e>(
     if running >= i64::from(limits.runs_per_user) {
         crate::audit::limit_hit(state, Some(user), None, "runs_per_user");
         return Err(AppError::LimitReached {
-            code: "run_limit",
+            code: ErrorCode::RunLimit,
             message: format!(
                 "at most {} runs in progress per user; wait for one to finish or stop it",
                 limits.runs_per_user
@@ -325,7 +323,7 @@ pub async fn within_user_limits<'e>(
     if recent >= i64::from(limits.runs_per_minute) {
         crate::audit::limit_hit(state, Some(user), None, "runs_per_minute");
         return Err(AppError::LimitReached {
-            code: "run_rate",
+            code: ErrorCode::RunRate,
             message: format!(
                 "at most {} runs per minute per user",
                 limits.runs_per_minute
@@ -445,7 +443,7 @@ async fn execute(
     // Dropping the stream aborts the upstream request.
     drop(stream);
     let duration_ms = started.elapsed().as_millis() as u64;
-    let (status, kind, data, error) = match outcome {
+    let (status, event, error) = match outcome {
         Outcome::Lost => {
             state.metrics.runs.run_finished("lost");
             tracing::warn!(%session, "run was declared lost by another replica");
@@ -453,24 +451,30 @@ async fn execute(
         }
         Outcome::Completed => (
             "completed",
-            "completed",
-            json!({
-                "durationMs": duration_ms,
-                "costUsd": cost,
-                "usage": { "inputTokens": usage.0, "outputTokens": usage.1 },
+            Event::Completed(kinds::Completed {
+                duration_ms,
+                cost_usd: cost,
+                usage: kinds::Usage {
+                    input_tokens: usage.0,
+                    output_tokens: usage.1,
+                },
             }),
             None,
         ),
         Outcome::Interrupted => (
             "interrupted",
-            "interrupted",
-            json!({ "message": "Stopped by user", "durationMs": duration_ms }),
+            Event::Interrupted(kinds::Interrupted {
+                message: "Stopped by user".into(),
+                duration_ms,
+            }),
             None,
         ),
         Outcome::Error(message) => (
             "error",
-            "error",
-            json!({ "message": message, "durationMs": duration_ms }),
+            Event::Error(kinds::Failed {
+                message: message.clone(),
+                duration_ms: Some(duration_ms),
+            }),
             Some(message),
         ),
     };
@@ -481,8 +485,7 @@ async fn execute(
         run_id,
         &pending,
         status,
-        kind,
-        &data,
+        &event,
         error.as_deref(),
         cost,
     )
@@ -503,27 +506,21 @@ async fn store(
     state: &AppState,
     session: Uuid,
     text: String,
-    event: Option<(&'static str, Value)>,
+    event: Option<Event>,
 ) -> sqlx::Result<()> {
     let t = Instant::now();
     match (text.is_empty(), event) {
         (true, None) => return Ok(()),
-        (true, Some((kind, data))) => {
-            events::append(state.db.pool(), session, kind, &data).await?;
+        (true, Some(event)) => {
+            events::append(state.db.pool(), session, &event).await?;
         }
         (false, None) => {
-            events::append(
-                state.db.pool(),
-                session,
-                "assistant_message",
-                &text_data(text),
-            )
-            .await?;
+            events::append(state.db.pool(), session, &text_event(text)).await?;
         }
-        (false, Some((kind, data))) => {
+        (false, Some(event)) => {
             let mut tx = state.db.begin().await?;
-            events::append(&mut *tx, session, "assistant_message", &text_data(text)).await?;
-            events::append(&mut *tx, session, kind, &data).await?;
+            events::append(&mut *tx, session, &text_event(text)).await?;
+            events::append(&mut *tx, session, &event).await?;
             tx.commit().await?;
         }
     }
@@ -545,7 +542,7 @@ async fn store_changes(
     let t = Instant::now();
     let mut tx = state.db.begin().await?;
     if !text.is_empty() {
-        events::append(&mut *tx, session, "assistant_message", &text_data(text)).await?;
+        events::append(&mut *tx, session, &text_event(text)).await?;
     }
     let is_sha = |s: &&String| {
         (7..=64).contains(&s.len()) && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
@@ -553,8 +550,7 @@ async fn store_changes(
     let head = changes.head_commit.as_ref().filter(is_sha).cloned();
     let base = Some(&changes.base_commit).filter(is_sha).cloned();
     let branch = changes.branch.clone();
-    let data = normalise(ProviderEvent::Changes(changes)).1;
-    events::append(&mut *tx, session, "changes", &data).await?;
+    events::append(&mut *tx, session, &Event::Changes(changes)).await?;
     sqlx::query(
         "UPDATE chat_sessions SET head_commit = coalesce($2, head_commit),
              base_commit = coalesce(base_commit, $3)
@@ -572,31 +568,28 @@ async fn store_changes(
     Ok(())
 }
 
-fn text_data(text: String) -> Value {
-    json!({ "text": text })
+fn text_event(text: String) -> Event {
+    Event::AssistantMessage(kinds::Text { text })
 }
 
-fn normalise(event: ProviderEvent) -> (&'static str, Value) {
+fn normalise(event: ProviderEvent) -> Event {
     match event {
-        ProviderEvent::Text(text) => ("assistant_message", json!({ "text": text })),
-        ProviderEvent::ToolUse { id, name, input } => (
-            "tool_use",
-            json!({ "id": id, "name": name, "input": input }),
-        ),
+        ProviderEvent::Text(text) => text_event(text),
+        ProviderEvent::ToolUse { id, name, input } => {
+            Event::ToolUse(kinds::ToolUse { id, name, input })
+        }
         ProviderEvent::ToolResult {
             tool_use_id,
             content,
             is_error,
-        } => (
-            "tool_result",
-            json!({ "toolUseId": tool_use_id, "content": content, "isError": is_error }),
-        ),
+        } => Event::ToolResult(kinds::ToolResult {
+            tool_use_id,
+            content,
+            is_error,
+        }),
         // Its own kind, with the worker's report as data: the changes view reads it from any
         // replica, for any git host.
-        ProviderEvent::Changes(changes) => (
-            "changes",
-            serde_json::to_value(changes).expect("a changes report serialises"),
-        ),
+        ProviderEvent::Changes(changes) => Event::Changes(changes),
         ProviderEvent::Usage { .. } => unreachable!("usage is accumulated, not stored"),
     }
 }
@@ -634,8 +627,7 @@ async fn finish(
     run_id: Uuid,
     pending: &str,
     status: &str,
-    kind: &str,
-    data: &Value,
+    event: &Event,
     error: Option<&str>,
     cost: Option<f64>,
 ) -> sqlx::Result<bool> {
@@ -651,15 +643,9 @@ async fn finish(
         return Ok(false);
     }
     if !pending.is_empty() {
-        events::append(
-            &mut *tx,
-            session,
-            "assistant_message",
-            &json!({ "text": pending }),
-        )
-        .await?;
+        events::append(&mut *tx, session, &text_event(pending.to_owned())).await?;
     }
-    events::append(&mut *tx, session, kind, data).await?;
+    events::append(&mut *tx, session, event).await?;
     sqlx::query(
         "UPDATE chat_sessions SET status = $2, completed_at = now(), updated_at = now(),
              last_error = $3, total_cost_usd = total_cost_usd + coalesce($4, 0)

@@ -83,7 +83,11 @@ async fn end_run(
         // Finished, or cleaned by someone else, since we looked.
         return Ok(false);
     };
-    events::append(&mut *tx, session, "error", &json!({ "message": message })).await?;
+    let lost = events::Event::Error(events::kinds::Failed {
+        message: message.to_owned(),
+        duration_ms: None,
+    });
+    events::append(&mut *tx, session, &lost).await?;
     sqlx::query(
         "UPDATE chat_sessions SET status = 'error', completed_at = now(), updated_at = now(),
              last_error = $2 WHERE id = $1",

@@ -1,23 +1,25 @@
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use uuid::Uuid;
 
 use crate::auth::AuthUser;
-use crate::error::{AppError, AppResult};
+use super::providers::ProviderInfo;
+use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::json::Json;
-use crate::sessions::{insert_session, owned_session, parse_id};
+use crate::sessions::{Session, insert_session, owned_session, parse_id};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/execute-remote", post(execute_remote))
-        .route("/api/sessions/{id}/send", post(send))
-        .route("/api/sessions/{id}/interrupt", post(interrupt))
-        .route("/api/providers", get(providers))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(execute_remote))
+        .routes(routes!(send))
+        .routes(routes!(interrupt))
+        .routes(routes!(providers))
 }
 
 const MAX_MESSAGE_BYTES: usize = 100 * 1024;
@@ -36,10 +38,14 @@ fn validate_message(field: &str, text: &str) -> AppResult<String> {
     Ok(text.to_string())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ExecuteBody {
+    /// Continue this session; absent: a new session is created.
+    #[schema(format = "uuid")]
     website_session_id: Option<String>,
+    /// The prompt (at most 100 KiB).
+    #[schema(min_length = 1)]
     user_request: String,
     provider: Option<String>,
     model: Option<String>,
@@ -47,6 +53,18 @@ struct ExecuteBody {
 
 /// Starts a run (creating the session when no id is given) and answers with the session's
 /// event stream from the run's first event, ending after its terminal event.
+#[utoipa::path(
+    post, path = "/api/execute-remote", operation_id = "executeRemote", tag = "runs",
+    request_body = ExecuteBody,
+    responses(
+        (status = 200, content_type = "text/event-stream", body = String,
+            description = "The run's `Event`s as server-sent events (as `streamEvents`), ending \
+                after its terminal event (`completed`, `error` or `interrupted`)",
+            headers(("x-session-id" = Uuid, description = "The session the run belongs to"))),
+        (status = 404, description = "`not_found`: no such session of the caller", body = ErrorBody),
+        (status = 409, description = "`run_active`, `session_deleted`", body = ErrorBody),
+    ),
+)]
 async fn execute_remote(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -97,19 +115,40 @@ async fn execute_remote(
     Ok(response)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct SendBody {
+    /// The prompt (at most 100 KiB).
+    #[schema(min_length = 1)]
     message: String,
     provider: Option<String>,
     model: Option<String>,
 }
 
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct RunAccepted {
+    session: Session,
+    /// The run's events have seqs after this one (stream with `lastEventId` set to it).
+    after_seq: i64,
+}
+
+/// Starts a run in the session; follow it with `streamEvents` from `afterSeq`.
+#[utoipa::path(
+    post, path = "/api/sessions/{id}/send", operation_id = "sendMessage", tag = "runs",
+    params(("id" = Uuid, Path, description = "A session id")),
+    request_body = SendBody,
+    responses(
+        (status = 202, description = "The run started", body = RunAccepted),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`run_active`, `session_deleted`", body = ErrorBody),
+    ),
+)]
 async fn send(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
     Json(body): Json<SendBody>,
-) -> AppResult<(StatusCode, Json<Value>)> {
+) -> AppResult<(StatusCode, Json<RunAccepted>)> {
     let prompt = validate_message("message", &body.message)?;
     crate::validate::provider_and_model(body.provider.as_deref(), body.model.as_deref())?;
     let session = owned_session(&state, auth.user.id, parse_id(&id)?).await?;
@@ -123,26 +162,56 @@ async fn send(
     .await?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({ "session": started.session, "afterSeq": started.seq_before })),
+        Json(RunAccepted {
+            session: started.session,
+            after_seq: started.seq_before,
+        }),
     ))
 }
 
+#[derive(Serialize, ToSchema)]
+struct Interrupting {
+    interrupting: bool,
+}
+
+/// Asks the session's run to stop, on whatever replica it runs.
+#[utoipa::path(
+    post, path = "/api/sessions/{id}/interrupt", operation_id = "interruptRun", tag = "runs",
+    params(("id" = Uuid, Path, description = "A session id")),
+    responses(
+        (status = 202, description = "The run is stopping", body = Interrupting),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+        (status = 409, description = "`not_running`", body = ErrorBody),
+    ),
+)]
 async fn interrupt(
     State(state): State<AppState>,
     auth: AuthUser,
     Path(id): Path<String>,
-) -> AppResult<Response> {
+) -> AppResult<(StatusCode, Json<Interrupting>)> {
     let session = owned_session(&state, auth.user.id, parse_id(&id)?).await?;
     if super::interrupt(&state, session.id).await? {
-        Ok((StatusCode::ACCEPTED, Json(json!({ "interrupting": true }))).into_response())
+        Ok((StatusCode::ACCEPTED, Json(Interrupting { interrupting: true })))
     } else {
         Err(AppError::Conflict {
-            code: "not_running",
+            code: ErrorCode::NotRunning,
             message: "no run is in progress in this session".into(),
         })
     }
 }
 
-async fn providers(State(state): State<AppState>, _auth: AuthUser) -> Json<Value> {
-    Json(json!({ "providers": state.providers.describe() }))
+#[derive(Serialize, ToSchema)]
+struct ProviderList {
+    providers: Vec<ProviderInfo>,
+}
+
+/// The configured AI providers (never a key) and which is the default.
+#[utoipa::path(
+    get, path = "/api/providers", operation_id = "listProviders", tag = "runs",
+    responses((status = 200, description = "Providers", body = ProviderList)),
+)]
+async fn providers(State(state): State<AppState>, _auth: AuthUser) -> Json<ProviderList> {
+    Json(ProviderList {
+        providers: state.providers.describe(),
+    })
 }

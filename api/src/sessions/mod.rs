@@ -16,13 +16,14 @@ pub use routes::{insert_session, router};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Session {
     pub id: Uuid,
     #[serde(skip)]
     pub user_id: Uuid,
     pub title: String,
+    /// `idle`, `running`, `completed`, `error` or `interrupted`.
     pub status: String,
     pub provider: String,
     pub model: String,

@@ -5,7 +5,7 @@
 use std::path::Path;
 use uuid::Uuid;
 
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorCode};
 
 const MAX_URL: usize = 2048;
 const MAX_BRANCH: usize = 200;
@@ -26,7 +26,7 @@ pub fn working_branch(session: Uuid) -> String {
 
 fn invalid_repository(message: impl Into<String>) -> AppError {
     AppError::Unprocessable {
-        code: "invalid_repository",
+        code: ErrorCode::InvalidRepository,
         field: "repository",
         message: message.into(),
     }
@@ -34,7 +34,7 @@ fn invalid_repository(message: impl Into<String>) -> AppError {
 
 fn invalid_branch(message: impl Into<String>) -> AppError {
     AppError::Unprocessable {
-        code: "invalid_branch",
+        code: ErrorCode::InvalidBranch,
         field: "baseBranch",
         message: message.into(),
     }
@@ -233,7 +233,7 @@ mod tests {
     }
 
     fn code(e: AppError) -> &'static str {
-        e.code()
+        e.code().as_str()
     }
 
     #[test]

@@ -1,31 +1,29 @@
-use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::{FromRow, Row};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::repository::{self, RepoSpec, working_branch};
 use super::{Session, notify_change, owned_session, parse_id, session_columns};
 use crate::auth::{AuthUser, SessionToken, session_lookup};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::json::Json;
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/api/sessions", post(create).get(list))
-        .route("/api/sessions/updates", get(super::updates::stream))
-        .route(
-            "/api/sessions/{id}",
-            get(show).patch(rename).delete(soft_delete),
-        )
-        .route("/api/sessions/{id}/restore", post(restore))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(super::updates::stream))
+        .routes(routes!(show, rename, soft_delete))
+        .routes(routes!(restore))
 }
 
 const MAX_TITLE: usize = 200;
@@ -42,10 +40,13 @@ pub fn validate_title(title: &str) -> AppResult<String> {
     Ok(t.to_string())
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateBody {
+    /// Default "New session"; the first run's prompt names an untitled session.
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    /// A provider id from `listProviders`; default: the configured default.
     pub provider: Option<String>,
     pub model: Option<String>,
     /// A code session: the repository its runs change (`https://…`; in the local run also a
@@ -93,6 +94,22 @@ pub async fn insert_session(
     Ok(session)
 }
 
+/// Creates a chat session, or a code session when `repository` is given.
+#[utoipa::path(
+    post, path = "/api/sessions", operation_id = "createSession", tag = "sessions",
+    request_body(content = CreateBody, description = "Every field is optional; an empty body is a valid request"),
+    responses(
+        (status = 201, description = "Created", body = Session, links(
+            ("getSession" = (operation_id = "getSession", parameters(("id" = "$response.body#/id")))),
+            ("renameSession" = (operation_id = "renameSession", parameters(("id" = "$response.body#/id")))),
+            ("deleteSession" = (operation_id = "deleteSession", parameters(("id" = "$response.body#/id")))),
+            ("restoreSession" = (operation_id = "restoreSession", parameters(("id" = "$response.body#/id")))),
+            ("listEvents" = (operation_id = "listEvents", parameters(("id" = "$response.body#/id")))),
+            ("sendMessage" = (operation_id = "sendMessage", parameters(("id" = "$response.body#/id")))),
+            ("interruptRun" = (operation_id = "interruptRun", parameters(("id" = "$response.body#/id")))),
+        )),
+    ),
+)]
 async fn create(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -108,7 +125,7 @@ async fn create(
         None => {
             if body.base_branch.is_some() {
                 return Err(AppError::Unprocessable {
-                    code: "invalid_repository",
+                    code: ErrorCode::InvalidRepository,
                     field: "repository",
                     message: "repository: is required with a baseBranch".into(),
                 });
@@ -119,7 +136,7 @@ async fn create(
             // Refused up front: a code session that no run could ever serve is no use.
             if state.providers.coding().is_none() {
                 return Err(AppError::Unprocessable {
-                    code: "coding_unavailable",
+                    code: ErrorCode::CodingUnavailable,
                     field: "repository",
                     message: crate::runs::Providers::coding_unavailable().into(),
                 });
@@ -144,10 +161,14 @@ async fn create(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
+    /// Page size, 1 to 200 (default 50; others are clamped).
     limit: Option<i64>,
+    /// `nextCursor` of the previous page.
     cursor: Option<String>,
+    /// List the trash instead.
     deleted: Option<bool>,
 }
 
@@ -167,7 +188,7 @@ fn decode_cursor(raw: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
 
 /// A page of the caller's sessions, serialized straight from the rows with no intermediate
 /// `serde_json::Value` (BENCHMARKS.md, P2).
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct Page {
     sessions: Vec<Session>,
@@ -201,6 +222,12 @@ macro_rules! list_page {
 /// `AuthUser` makes (`session_lookup!`, the same SQL) and the page are one statement. No row at
 /// all means the token matched no live session (401); a row with a null session means an empty
 /// page.
+/// The caller's sessions, newest first, a page at a time.
+#[utoipa::path(
+    get, path = "/api/sessions", operation_id = "listSessions", tag = "sessions",
+    params(ListQuery),
+    responses((status = 200, description = "A page of sessions", body = Page)),
+)]
 async fn list(
     State(state): State<AppState>,
     token: SessionToken,
@@ -210,7 +237,7 @@ async fn list(
     // take `AuthUser` (only the error path pays for the separate lookup).
     let parsed = query
         .map_err(|rejection| AppError::BadRequest {
-            code: "bad_request",
+            code: ErrorCode::BadRequest,
             message: rejection.body_text(),
         })
         .and_then(|Query(q)| {
@@ -266,6 +293,15 @@ async fn list(
     }))
 }
 
+/// One of the caller's sessions (also in the trash).
+#[utoipa::path(
+    get, path = "/api/sessions/{id}", operation_id = "getSession", tag = "sessions",
+    params(("id" = Uuid, Path, description = "A session id")),
+    responses(
+        (status = 200, description = "The session", body = Session),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn show(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -276,8 +312,9 @@ async fn show(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 struct RenameBody {
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
 }
 
@@ -307,6 +344,16 @@ async fn update_owned(
     Ok(session)
 }
 
+/// Renames a session.
+#[utoipa::path(
+    patch, path = "/api/sessions/{id}", operation_id = "renameSession", tag = "sessions",
+    params(("id" = Uuid, Path, description = "A session id")),
+    request_body = RenameBody,
+    responses(
+        (status = 200, description = "Renamed", body = Session),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn rename(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -324,6 +371,15 @@ async fn rename(
     ))
 }
 
+/// Moves a session to the trash (purged after `TRASH_RETENTION_DAYS`).
+#[utoipa::path(
+    delete, path = "/api/sessions/{id}", operation_id = "deleteSession", tag = "sessions",
+    params(("id" = Uuid, Path, description = "A session id")),
+    responses(
+        (status = 204, description = "In the trash"),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn soft_delete(
     State(state): State<AppState>,
     auth: AuthUser,
@@ -339,6 +395,15 @@ async fn soft_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Takes a session out of the trash.
+#[utoipa::path(
+    post, path = "/api/sessions/{id}/restore", operation_id = "restoreSession", tag = "sessions",
+    params(("id" = Uuid, Path, description = "A session id")),
+    responses(
+        (status = 200, description = "Restored", body = Session),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
 async fn restore(
     State(state): State<AppState>,
     auth: AuthUser,

@@ -17,6 +17,13 @@ use crate::state::AppState;
 
 /// The response body is the loop itself (no task, no channel): an idle stream costs only its
 /// subscription and connection buffers, and a client that leaves drops it (BENCHMARKS.md P3).
+#[utoipa::path(
+    get, path = "/api/sessions/updates", operation_id = "streamSessionUpdates", tag = "sessions",
+    responses((status = 200, content_type = "text/event-stream", body = String,
+        description = "Server-sent events until the login session ends: `event: session` with \
+            `data` a `SessionChange`; `event: resync` (data `{}`) when changes may have been missed \
+            (refetch the list); comments as keep-alives.")),
+)]
 pub async fn stream(State(state): State<AppState>, auth: AuthUser) -> AppResult<Response> {
     let slot = crate::events::stream_slot(&state, &auth)?;
     let mut sub = state.hub.subscribe_user(auth.user.id);

@@ -64,15 +64,35 @@ struct Page {
     etag: String,
 }
 
-static INDEX: LazyLock<Page> = LazyLock::new(|| {
-    let file = Assets::get("index.html").expect("api/ui/index.html is embedded");
+static INDEX: LazyLock<Page> = LazyLock::new(|| page("index.html"));
+
+/// An embedded HTML page with its asset URLs filled in.
+fn page(name: &str) -> Page {
+    let file = Assets::get(name).expect("the page is embedded from api/ui/");
     let html = String::from_utf8_lossy(&file.data).replace(ASSET_BASE_PLACEHOLDER, &asset_base());
     let etag = format!("\"{}\"", hex(&Sha256::digest(html.as_bytes())[..12]));
     Page {
         body: html.into_bytes(),
         etag,
     }
-});
+}
+
+static DOCS: LazyLock<Page> = LazyLock::new(|| page("docs/docs.html"));
+
+/// `/api/docs`: the API reference page (`docs/docs.html`, which loads the document from
+/// `/api/openapi.json` and renders it with `docs/docs.js`), under the same CSP as the app.
+pub fn docs_page(headers: &HeaderMap) -> Response {
+    let page = &*DOCS;
+    respond(
+        headers,
+        false,
+        Cow::Borrowed(&page.body),
+        &page.etag,
+        "text/html; charset=utf-8",
+        NO_CACHE,
+        true,
+    )
+}
 
 /// The router's fallback: the app shell, an asset, or the API's JSON 404.
 pub async fn fallback(req: Request) -> Response {

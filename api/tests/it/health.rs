@@ -110,6 +110,8 @@ struct Echo {
 
 /// A JSON route added for the test, so the body limit, content type and JSON rejections are
 /// checked through the real middleware stack.
+// A test-only route, outside the contract.
+#[allow(clippy::disallowed_methods)]
 fn echo_routes() -> axum::Router<webedt_api::AppState> {
     axum::Router::new().route(
         "/api/test/echo",

@@ -15,6 +15,7 @@ mod hardening;
 mod health;
 mod jobs;
 mod metrics;
+mod openapi;
 mod migrations;
 mod providers;
 mod retention;

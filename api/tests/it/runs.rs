@@ -341,11 +341,13 @@ async fn concurrent_appends_never_repeat_or_skip_a_seq() {
         let pool = pool.clone();
         tokio::spawn(async move {
             for i in 0..40 {
+                let text = webedt_api::events::kinds::Text {
+                    text: format!("{w}-{i}"),
+                };
                 webedt_api::events::append(
                     &pool,
                     id,
-                    "assistant_message",
-                    &json!({ "text": format!("{w}-{i}") }),
+                    &webedt_api::events::Event::AssistantMessage(text),
                 )
                 .await
                 .unwrap();

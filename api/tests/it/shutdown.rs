@@ -4,6 +4,8 @@ use std::time::{Duration, Instant};
 use webedt_contract::names::*;
 
 /// A route that takes a while, to hold a request in flight through the real middleware.
+// A test-only route, outside the contract.
+#[allow(clippy::disallowed_methods)]
 fn slow_routes() -> axum::Router<webedt_api::AppState> {
     axum::Router::new().route(
         "/api/test/slow",

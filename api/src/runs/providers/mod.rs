@@ -13,8 +13,9 @@ pub use webedt_providers::{Provider, ProviderEvent, ProviderStream, Role, RunReq
 
 use crate::error::{AppError, AppResult};
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ProviderInfo {
+    /// `demo`, `anthropic`, `openai` or `worker`.
     pub id: &'static str,
     pub label: String,
     pub models: Vec<String>,

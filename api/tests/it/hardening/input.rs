@@ -181,14 +181,15 @@ async fn events_with_nul_anywhere_are_stored_with_it_replaced() {
     let token = register_at(&app, "nul@example.com").await;
     let (_, created) = post(&app, Some(&token), Method::POST, "/api/sessions", json!({})).await;
     let session: uuid::Uuid = created["id"].as_str().unwrap().parse().unwrap();
-    let stored = webedt_api::events::append(
-        app.state.db.pool(),
-        session,
-        "tool_result",
-        &json!({ "content": "a\u{0}b", "nested": [{ "k\u{0}": "\u{0}" }] }),
-    )
-    .await
-    .expect("stored despite NUL");
-    assert_eq!(stored.data["content"], "a\u{FFFD}b");
-    assert_eq!(stored.data["nested"][0]["k\u{FFFD}"], "\u{FFFD}");
+    let call = webedt_api::events::Event::ToolUse(webedt_api::events::kinds::ToolUse {
+        id: "t\u{0}".into(),
+        name: "tool".into(),
+        input: json!({ "content": "a\u{0}b", "nested": [{ "k\u{0}": "\u{0}" }] }),
+    });
+    let stored = webedt_api::events::append(app.state.db.pool(), session, &call)
+        .await
+        .expect("stored despite NUL");
+    assert_eq!(stored.data["id"], "t\u{FFFD}");
+    assert_eq!(stored.data["input"]["content"], "a\u{FFFD}b");
+    assert_eq!(stored.data["input"]["nested"][0]["k\u{FFFD}"], "\u{FFFD}");
 }

@@ -1,0 +1,138 @@
+"""Schemathesis hooks for scripts/test-contract: authentication that the fuzzer cannot sabotage.
+
+Logout, a password change, revoking a login session and deleting a session all destroy what
+later cases would need, so every case of the example, coverage and fuzzing phases gets an
+account of its own (registered here, Bearer token). The stateful phase follows links from a
+created session to its own resources, which needs one account across a scenario's steps: there a
+worker thread keeps its account until a step may have ended it.
+
+Half of the cases on a `{id}` path get an id their account owns (a session, its login session,
+or for the admin routes another user), so every operation is reached past its 404.
+Counts of 2xx answers per operation are written to $CONTRACT_COUNTS at exit.
+"""
+
+import atexit
+import collections
+import json
+import os
+import random
+import threading
+import uuid
+
+import requests
+import schemathesis
+
+BASE = os.environ["WEBEDT_BASE"]
+PASSWORD = os.environ["WEBEDT_FUZZ_PASSWORD"]
+ADMIN_EMAIL = os.environ["WEBEDT_ADMIN_EMAIL"]
+COOKIE = "webedt_session"
+
+SESSION_OPS = {
+    "getSession", "renameSession", "deleteSession", "restoreSession", "listEvents",
+    "streamEvents", "resumeEvents", "sendMessage", "interruptRun",
+}
+ADMIN_USER_OPS = {"adminDisableUser", "adminEnableUser", "adminStopUserRuns"}
+ADMIN_OPS = ADMIN_USER_OPS | {"adminListUsers", "adminAuditLog"}
+# Steps after which a stateful account may no longer work.
+SPENDS_ACCOUNT = {"logout", "changePassword", "revokeLoginSession"}
+
+_http = requests.Session()
+_local = threading.local()
+_lock = threading.Lock()
+_ok = collections.Counter()
+_total = collections.Counter()
+
+
+def _post(path, body, token=None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    r = _http.post(BASE + path, json=body, headers=headers, timeout=30)
+    r.raise_for_status()
+    return r
+
+
+def register():
+    """A new account: (email, token)."""
+    email = f"fuzz-{uuid.uuid4().hex}@example.com"
+    r = _post("/api/auth/register", {"email": email, "password": PASSWORD})
+    return email, r.cookies[COOKIE]
+
+
+def login(email):
+    return _post("/api/auth/login", {"email": email, "password": PASSWORD}).cookies[COOKIE]
+
+
+def op_id(case):
+    return case.operation.definition.raw.get("operationId", "")
+
+
+def phase(case):
+    meta = case.meta
+    return meta.phase.name.value if meta is not None else ""
+
+
+def account_for(case):
+    """(email, token) of the account this case runs as."""
+    if op_id(case) in ADMIN_OPS:
+        # The administrator's password never changes and nothing a case does can end a login
+        # made for it alone (it cannot disable itself).
+        return ADMIN_EMAIL, login(ADMIN_EMAIL)
+    if phase(case) == "stateful":
+        if getattr(_local, "account", None) is None:
+            _local.account = register()
+        return _local.account
+    return register()
+
+
+def own_id(case, token):
+    """An id for the `{id}` of the case that its account can use."""
+    name = op_id(case)
+    if name in SESSION_OPS:
+        return _post("/api/sessions", {}, token).json()["id"]
+    if name == "revokeLoginSession":
+        r = _http.get(BASE + "/api/auth/session", headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        return r.json()["session"]["id"]
+    if name in ADMIN_USER_OPS:
+        _, other = register()
+        r = _http.get(BASE + "/api/auth/session", headers={"Authorization": f"Bearer {other}"}, timeout=30)
+        return r.json()["user"]["id"]
+    return None
+
+
+@schemathesis.auth(refresh_interval=None)
+class FreshAccount:
+    def get(self, case, ctx):
+        return account_for(case)
+
+    def set(self, case, data, ctx):
+        _, token = data
+        case.headers = case.headers or {}
+        case.headers["Authorization"] = f"Bearer {token}"
+        # A cookie would make writes subject to the CSRF check; the token is the credential.
+        case.cookies = {}
+        name = op_id(case)
+        if phase(case) != "stateful" and "id" in (case.path_parameters or {}) and random.random() < 0.5:
+            own = own_id(case, token)
+            if own is not None:
+                case.path_parameters["id"] = own
+        if name == "changePassword" and isinstance(case.body, dict) and random.random() < 0.8:
+            # The right current password, so the change itself is exercised.
+            case.body["currentPassword"] = PASSWORD
+
+
+@schemathesis.hook
+def after_call(context, case, response):
+    name = op_id(case)
+    with _lock:
+        _total[name] += 1
+        if 200 <= response.status_code < 300:
+            _ok[name] += 1
+    if phase(case) == "stateful" and (name in SPENDS_ACCOUNT or response.status_code == 401):
+        _local.account = None
+
+
+@atexit.register
+def _write_counts():
+    path = os.environ.get("CONTRACT_COUNTS")
+    if path:
+        with open(path, "w") as f:
+            json.dump({"ok": dict(_ok), "total": dict(_total)}, f, indent=1, sort_keys=True)
