@@ -22,7 +22,7 @@ pub enum Event {
     /// A tool's answer.
     ToolResult(ToolResult),
     /// A coding run's report after a push: branch, files changed, the diff.
-    Changes(#[schema(value_type = ChangesReport)] Changes),
+    Changes(ChangesData),
     /// Terminal: the run finished.
     Completed(Completed),
     /// Terminal: the run was stopped.
@@ -93,9 +93,36 @@ pub struct Failed {
     pub duration_ms: Option<u64>,
 }
 
-/// The document's view of [`Changes`] (defined by the providers crate, shared with the worker);
-/// `changes_report_matches_the_providers_type` keeps the two in step.
+/// A changes report as stored: the providers crate's [`Changes`], documented as [`ChangesReport`].
+#[derive(Debug, Clone, Serialize)]
+#[serde(transparent)]
+pub struct ChangesData(pub Changes);
+
+impl utoipa::PartialSchema for ChangesData {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ChangesReport::schema()
+    }
+}
+
+impl ToSchema for ChangesData {
+    fn name() -> std::borrow::Cow<'static, str> {
+        ChangesReport::name()
+    }
+
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
+        ChangesReport::schemas(schemas)
+    }
+}
+
+// The document's view of [`Changes`] (defined by the providers crate, shared with the worker);
+// `changes_report_matches_the_providers_type` keeps the two in step.
 #[derive(ToSchema)]
+#[schema(description = "A coding run's report after a push")]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct ChangesReport {

@@ -26,10 +26,10 @@ pub struct StoredEvent {
     pub created_at: DateTime<Utc>,
 }
 
-/// The document's view of [`StoredEvent`]: its seq and time with the [`Event`] it holds
-/// (`type` and `data`); `stored_event_schema_matches` keeps the two in step.
+// The document's view of [`StoredEvent`]: its seq and time with the [`Event`] it holds (`type`
+// and `data`, which `append` stored from an `Event`).
 #[derive(utoipa::ToSchema)]
-#[schema(as = StoredEvent)]
+#[schema(as = StoredEvent, description = "An event of a session's log with its seq (the SSE `id`) and time")]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 struct StoredEventSchema {

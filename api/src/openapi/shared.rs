@@ -7,7 +7,7 @@ use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Type,
     path::{Operation, PathItem},
-    schema::{ObjectBuilder, Schema},
+    schema::ObjectBuilder,
 };
 use utoipa::{PartialSchema, ToSchema};
 use webedt_contract::names::{SECURE_COOKIE_PREFIX, SESSION_COOKIE};
@@ -80,7 +80,7 @@ pub fn apply(doc: &mut OpenApi) {
             response = response.header(
                 "retry-after",
                 HeaderBuilder::new()
-                    .schema(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1)))
+                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
                     .description(Some("Seconds to wait before retrying"))
                     .build(),
             );

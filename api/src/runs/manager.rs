@@ -8,7 +8,7 @@
 //! "no active run" has already been able to read the terminal event.
 
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -550,7 +550,7 @@ async fn store_changes(
     let head = changes.head_commit.as_ref().filter(is_sha).cloned();
     let base = Some(&changes.base_commit).filter(is_sha).cloned();
     let branch = changes.branch.clone();
-    events::append(&mut *tx, session, &Event::Changes(changes)).await?;
+    events::append(&mut *tx, session, &Event::Changes(kinds::ChangesData(changes))).await?;
     sqlx::query(
         "UPDATE chat_sessions SET head_commit = coalesce($2, head_commit),
              base_commit = coalesce(base_commit, $3)
@@ -589,7 +589,7 @@ fn normalise(event: ProviderEvent) -> Event {
         }),
         // Its own kind, with the worker's report as data: the changes view reads it from any
         // replica, for any git host.
-        ProviderEvent::Changes(changes) => Event::Changes(changes),
+        ProviderEvent::Changes(changes) => Event::Changes(kinds::ChangesData(changes)),
         ProviderEvent::Usage { .. } => unreachable!("usage is accumulated, not stored"),
     }
 }

@@ -97,7 +97,7 @@ pub async fn insert_session(
 /// Creates a chat session, or a code session when `repository` is given.
 #[utoipa::path(
     post, path = "/api/sessions", operation_id = "createSession", tag = "sessions",
-    request_body(content = CreateBody, description = "Every field is optional; an empty body is a valid request"),
+    request_body(content = Option<CreateBody>, description = "Every field is optional; an empty body is a valid request"),
     responses(
         (status = 201, description = "Created", body = Session, links(
             ("getSession" = (operation_id = "getSession", parameters(("id" = "$response.body#/id")))),

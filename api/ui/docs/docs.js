@@ -1,5 +1,5 @@
-// The API reference page: fetches /api/openapi.json and renders it with DOM APIs only (no
-// innerHTML, no inline style), so it runs under the app's Content-Security-Policy.
+// The API reference page: fetches /api/openapi.json and renders it with DOM APIs only (nodes and
+// text, never markup strings or inline style), so it runs under the app's Content-Security-Policy.
 
 const el = (tag, attrs = {}, ...children) => {
   const node = document.createElement(tag);
