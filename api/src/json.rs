@@ -133,7 +133,10 @@ mod tests {
     fn syntax_errors_are_invalid_json() {
         assert_eq!(err("{\"email\":").code().as_str(), "invalid_json");
         assert_eq!(err("not json").code().as_str(), "invalid_json");
-        assert_eq!(err("{\"email\":\"a\"} trailing").code().as_str(), "invalid_json");
+        assert_eq!(
+            err("{\"email\":\"a\"} trailing").code().as_str(),
+            "invalid_json"
+        );
     }
 
     #[test]

@@ -13,6 +13,7 @@ Counts of 2xx answers per operation are written to $CONTRACT_COUNTS at exit.
 
 import atexit
 import collections
+import http.cookiejar
 import json
 import os
 import random
@@ -37,6 +38,8 @@ ADMIN_OPS = ADMIN_USER_OPS | {"adminListUsers", "adminAuditLog"}
 SPENDS_ACCOUNT = {"logout", "changePassword", "revokeLoginSession"}
 
 _http = requests.Session()
+# Never send a cookie back: a cookie-authenticated write would (rightly) be refused as CSRF.
+_http.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 _local = threading.local()
 _lock = threading.Lock()
 _ok = collections.Counter()
@@ -50,15 +53,22 @@ def _post(path, body, token=None):
     return r
 
 
+def token_of(response):
+    """The session token from the response's `Set-Cookie`."""
+    cookie = response.headers["set-cookie"]
+    name, _, rest = cookie.partition("=")
+    assert name == COOKIE, cookie
+    return rest.split(";", 1)[0]
+
+
 def register():
     """A new account: (email, token)."""
     email = f"fuzz-{uuid.uuid4().hex}@example.com"
-    r = _post("/api/auth/register", {"email": email, "password": PASSWORD})
-    return email, r.cookies[COOKIE]
+    return email, token_of(_post("/api/auth/register", {"email": email, "password": PASSWORD}))
 
 
 def login(email):
-    return _post("/api/auth/login", {"email": email, "password": PASSWORD}).cookies[COOKIE]
+    return token_of(_post("/api/auth/login", {"email": email, "password": PASSWORD}))
 
 
 def op_id(case):
@@ -87,7 +97,8 @@ def own_id(case, token):
     """An id for the `{id}` of the case that its account can use."""
     name = op_id(case)
     if name in SESSION_OPS:
-        return _post("/api/sessions", {}, token).json()["id"]
+        _local.owned = _post("/api/sessions", {}, token).json()["id"]
+        return _local.owned
     if name == "revokeLoginSession":
         r = _http.get(BASE + "/api/auth/session", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         return r.json()["session"]["id"]
@@ -117,10 +128,23 @@ class FreshAccount:
         if name == "changePassword" and isinstance(case.body, dict) and random.random() < 0.8:
             # The right current password, so the change itself is exercised.
             case.body["currentPassword"] = PASSWORD
+        if name == "login" and isinstance(case.body, dict) and random.random() < 0.5:
+            case.body["email"], case.body["password"] = data[0], PASSWORD
+        if name == "executeRemote" and isinstance(case.body, dict) and random.random() < 0.5:
+            # Continue an own session, or start a new one.
+            if random.random() < 0.5:
+                case.body["websiteSessionId"] = _post("/api/sessions", {}, token).json()["id"]
+            else:
+                case.body.pop("websiteSessionId", None)
+        if name == "interruptRun" and case.path_parameters.get("id") == getattr(_local, "owned", None):
+            # Something to interrupt: a run of the demo provider lasts a few tens of milliseconds.
+            _http.post(BASE + f"/api/sessions/{_local.owned}/send", json={"message": "hi"},
+                       headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
 @schemathesis.hook
 def after_call(context, case, response):
+    if os.environ.get("HOOK_DEBUG"): print("AFTER", op_id(case), response.status_code, file=__import__("sys").stderr)
     name = op_id(case)
     with _lock:
         _total[name] += 1

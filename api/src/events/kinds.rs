@@ -31,6 +31,31 @@ pub enum Event {
     Error(Failed),
 }
 
+/// One server-sent event of a session's stream (`streamEvents`, `resumeEvents`,
+/// `executeRemote`): the stored event's seq, type and data.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct EventFrame {
+    /// The event's seq: send it as `Last-Event-ID` to resume after it.
+    #[schema(pattern = "^[0-9]+$")]
+    id: String,
+    /// The event's `type` (one of the `Event` kinds).
+    event: String,
+    /// The event's `data`, as JSON (see `Event`).
+    data: String,
+}
+
+/// One server-sent event of `streamSessionUpdates`: `session` with a `SessionChange` as its
+/// data, or `resync` (data `{}`) when changes may have been missed.
+#[derive(ToSchema)]
+#[allow(dead_code)]
+pub struct SessionUpdateFrame {
+    #[schema(pattern = "^(session|resync)$")]
+    event: String,
+    /// A `SessionChange` as JSON, or `{}`.
+    data: String,
+}
+
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Text {
     pub text: String,
@@ -216,6 +241,9 @@ mod tests {
         assert_eq!(kind, "error");
         assert_eq!(data, serde_json::json!({ "message": "lost" }));
         let (kind, data) = Event::UserMessage(Text { text: "hi".into() }).to_stored();
-        assert_eq!((kind.as_str(), data["text"].as_str()), ("user_message", Some("hi")));
+        assert_eq!(
+            (kind.as_str(), data["text"].as_str()),
+            ("user_message", Some("hi"))
+        );
     }
 }

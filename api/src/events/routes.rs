@@ -6,8 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
 use super::StoredEvent;
+use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::json::Json;
 use crate::sessions::{owned_session, parse_id};
@@ -63,6 +63,7 @@ async fn list(
 #[serde(rename_all = "camelCase")]
 struct StreamQuery {
     /// Resume after this seq (a first connect; reconnects send the `Last-Event-ID` header).
+    #[param(pattern = "^[0-9]*$")]
     last_event_id: Option<String>,
 }
 
@@ -95,11 +96,11 @@ pub fn resume_point(headers: &HeaderMap, query: Option<&str>) -> AppResult<i64> 
     get, path = "/api/sessions/{id}/events/stream", operation_id = "streamEvents", tag = "events",
     params(
         ("id" = Uuid, Path, description = "A session id"),
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this seq (wins over `lastEventId`)"),
+        ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]*$", description = "Resume after this seq (wins over `lastEventId`)"),
         StreamQuery,
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String,
+        (status = 200, content_type = "text/event-stream", body = crate::events::kinds::EventFrame,
             description = "Frames of `Event`s (see the `Event` schema) until the connection ends"),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ),
@@ -137,11 +138,11 @@ async fn stream(
     get, path = "/api/resume/{id}", operation_id = "resumeEvents", tag = "events",
     params(
         ("id" = Uuid, Path, description = "A session id"),
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this seq (wins over `lastEventId`)"),
+        ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]*$", description = "Resume after this seq (wins over `lastEventId`)"),
         StreamQuery,
     ),
     responses(
-        (status = 200, content_type = "text/event-stream", body = String,
+        (status = 200, content_type = "text/event-stream", body = crate::events::kinds::EventFrame,
             description = "Frames of `Event`s (see the `Event` schema) until the connection ends"),
         (status = 404, description = "`not_found`", body = ErrorBody),
     ),

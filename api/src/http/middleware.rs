@@ -184,7 +184,12 @@ async fn read_body(state: &AppState, req: Request) -> Result<Request, Response> 
         let mut buf = bytes::BytesMut::new();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| {
-                error_response(StatusCode::BAD_REQUEST, ErrorCode::BadRequest, &e.to_string(), None)
+                error_response(
+                    StatusCode::BAD_REQUEST,
+                    ErrorCode::BadRequest,
+                    &e.to_string(),
+                    None,
+                )
             })?;
             if buf.len() + chunk.len() > limit {
                 return Err(error_response(

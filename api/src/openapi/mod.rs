@@ -40,8 +40,11 @@ pub fn document() -> &'static Document {
 
 /// The document as served: serialised once.
 fn document_json() -> &'static str {
-    static JSON: LazyLock<String> =
-        LazyLock::new(|| document().to_pretty_json().expect("the document serialises"));
+    static JSON: LazyLock<String> = LazyLock::new(|| {
+        document()
+            .to_pretty_json()
+            .expect("the document serialises")
+    });
     &JSON
 }
 

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, HeaderBuilder, OpenApi, Ref, RefOr, ResponseBuilder, Type,
     path::{Operation, PathItem},
-    schema::ObjectBuilder,
+    schema::{ObjectBuilder, Schema},
 };
 use utoipa::{PartialSchema, ToSchema};
 use webedt_contract::names::{SECURE_COOKIE_PREFIX, SESSION_COOKIE};
@@ -80,7 +80,11 @@ pub fn apply(doc: &mut OpenApi) {
             response = response.header(
                 "retry-after",
                 HeaderBuilder::new()
-                    .schema(Some(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(1))))
+                    .schema(Some(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .minimum(Some(1)),
+                    ))
                     .description(Some("Seconds to wait before retrying"))
                     .build(),
             );
@@ -119,6 +123,7 @@ pub fn apply(doc: &mut OpenApi) {
                 .build(),
         )),
     );
+    event_kinds(components);
     let signed_in = [
         SecurityRequirement::new("cookie", Vec::<String>::new()),
         SecurityRequirement::new("bearer", Vec::<String>::new()),
@@ -137,6 +142,24 @@ pub fn apply(doc: &mut OpenApi) {
     }
 }
 
+/// The `event` of an `EventFrame` is one of the `Event` kinds: listed from the enum itself.
+fn event_kinds(components: &mut utoipa::openapi::Components) {
+    let kinds: Vec<serde_json::Value> = match serde_json::to_value(&components.schemas["Event"]) {
+        Ok(event) => event["oneOf"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|kind| kind["properties"]["type"]["enum"].get(0).cloned())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    if let Some(RefOr::T(Schema::Object(frame))) = components.schemas.get_mut("EventFrame")
+        && let Some(RefOr::T(Schema::Object(event))) = frame.properties.get_mut("event")
+    {
+        event.enum_values = Some(kinds);
+    }
+}
+
 /// The operations of a path item, whatever their method.
 pub fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
     [
@@ -152,4 +175,3 @@ pub fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operatio
     .into_iter()
     .flatten()
 }
-

@@ -550,7 +550,12 @@ async fn store_changes(
     let head = changes.head_commit.as_ref().filter(is_sha).cloned();
     let base = Some(&changes.base_commit).filter(is_sha).cloned();
     let branch = changes.branch.clone();
-    events::append(&mut *tx, session, &Event::Changes(kinds::ChangesData(changes))).await?;
+    events::append(
+        &mut *tx,
+        session,
+        &Event::Changes(kinds::ChangesData(changes)),
+    )
+    .await?;
     sqlx::query(
         "UPDATE chat_sessions SET head_commit = coalesce($2, head_commit),
              base_commit = coalesce(base_commit, $3)

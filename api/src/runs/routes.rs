@@ -6,8 +6,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::auth::AuthUser;
 use super::providers::ProviderInfo;
+use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::json::Json;
 use crate::sessions::{Session, insert_session, owned_session, parse_id};
@@ -56,7 +56,7 @@ struct ExecuteBody {
     post, path = "/api/execute-remote", operation_id = "executeRemote", tag = "runs",
     request_body = ExecuteBody,
     responses(
-        (status = 200, content_type = "text/event-stream", body = String,
+        (status = 200, content_type = "text/event-stream", body = crate::events::kinds::EventFrame,
             description = "The run's `Event`s as server-sent events (as `streamEvents`), ending \
                 after its terminal event (`completed`, `error` or `interrupted`)",
             headers(("x-session-id" = Uuid, description = "The session the run belongs to"))),
@@ -190,7 +190,10 @@ async fn interrupt(
 ) -> AppResult<(StatusCode, Json<Interrupting>)> {
     let session = owned_session(&state, auth.user.id, parse_id(&id)?).await?;
     if super::interrupt(&state, session.id).await? {
-        Ok((StatusCode::ACCEPTED, Json(Interrupting { interrupting: true })))
+        Ok((
+            StatusCode::ACCEPTED,
+            Json(Interrupting { interrupting: true }),
+        ))
     } else {
         Err(AppError::Conflict {
             code: ErrorCode::NotRunning,

@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// subscription and connection buffers, and a client that leaves drops it (BENCHMARKS.md P3).
 #[utoipa::path(
     get, path = "/api/sessions/updates", operation_id = "streamSessionUpdates", tag = "sessions",
-    responses((status = 200, content_type = "text/event-stream", body = String,
+    responses((status = 200, content_type = "text/event-stream", body = crate::events::kinds::SessionUpdateFrame,
         description = "Server-sent events until the login session ends: `event: session` with \
             `data` a `SessionChange`; `event: resync` (data `{}`) when changes may have been missed \
             (refetch the list); comments as keep-alives.")),

@@ -70,7 +70,10 @@ async fn router_and_document_agree() {
         .filter(|route| route.starts_with("/api"))
         .map(str::to_owned)
         .collect();
-    assert_eq!(matched, paths, "routes matched by the server vs documented paths");
+    assert_eq!(
+        matched, paths,
+        "routes matched by the server vs documented paths"
+    );
 }
 
 /// The plain `route` that `api/clippy.toml` forbids is not used for `/api` anywhere, even with
@@ -117,7 +120,9 @@ async fn every_operation_is_complete() {
         assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{id}");
         assert!(op["security"].is_array(), "{method} {path}: security");
         let responses = op["responses"].as_object().unwrap();
-        for status in ["400", "401", "403", "408", "413", "415", "422", "429", "503"] {
+        for status in [
+            "400", "401", "403", "408", "413", "415", "422", "429", "503",
+        ] {
             assert!(responses.contains_key(status), "{id}: no {status}");
         }
         assert!(
@@ -127,7 +132,9 @@ async fn every_operation_is_complete() {
         if path.contains("{id}") {
             let params = op["parameters"].as_array().expect("parameters");
             assert!(
-                params.iter().any(|p| p["name"] == "id" && p["in"] == "path"),
+                params
+                    .iter()
+                    .any(|p| p["name"] == "id" && p["in"] == "path"),
                 "{id}: path parameter"
             );
         }
@@ -136,7 +143,11 @@ async fn every_operation_is_complete() {
     for id in ["register", "login", "getOpenApi", "getApiDocs"] {
         let (_, _, op) = ops.iter().find(|o| o.2["operationId"] == id).unwrap();
         assert!(
-            op["security"].as_array().unwrap().iter().any(|s| s == &serde_json::json!({})),
+            op["security"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s == &serde_json::json!({})),
             "{id} is public"
         );
     }
@@ -260,14 +271,29 @@ async fn docs_page_is_served_under_the_csp() {
     let html = res.text().await.unwrap();
     assert!(!html.contains("style="), "no inline style");
     assert!(!html.contains("<style"), "no style element");
-    assert!(!html.contains("http://") && !html.contains("https://"), "no CDN");
+    assert!(
+        !html.contains("http://") && !html.contains("https://"),
+        "no CDN"
+    );
     let mut scripts = 0;
     for tag in html.split("<script").skip(1) {
         let tag = tag.split("</script>").next().unwrap();
-        assert!(tag.contains(" src=\"/assets/"), "external script only: {tag}");
-        assert!(tag.trim_end().ends_with('>'), "no inline script body: {tag}");
+        assert!(
+            tag.contains(" src=\"/assets/"),
+            "external script only: {tag}"
+        );
+        assert!(
+            tag.trim_end().ends_with('>'),
+            "no inline script body: {tag}"
+        );
         scripts += 1;
-        let src = tag.split("src=\"").nth(1).unwrap().split('"').next().unwrap();
+        let src = tag
+            .split("src=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
         let js = app.get(src).await;
         assert_eq!(js.status(), 200, "{src}");
         let body = js.text().await.unwrap();
