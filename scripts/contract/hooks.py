@@ -144,7 +144,6 @@ class FreshAccount:
 
 @schemathesis.hook
 def after_call(context, case, response):
-    if os.environ.get("HOOK_DEBUG"): print("AFTER", op_id(case), response.status_code, file=__import__("sys").stderr)
     name = op_id(case)
     with _lock:
         _total[name] += 1
@@ -156,7 +155,15 @@ def after_call(context, case, response):
 
 @atexit.register
 def _write_counts():
+    """Adds this run's counts to $CONTRACT_COUNTS (the script runs schemathesis twice)."""
     path = os.environ.get("CONTRACT_COUNTS")
-    if path:
-        with open(path, "w") as f:
-            json.dump({"ok": dict(_ok), "total": dict(_total)}, f, indent=1, sort_keys=True)
+    if not path:
+        return
+    ok, total = collections.Counter(_ok), collections.Counter(_total)
+    if os.path.exists(path):
+        with open(path) as f:
+            before = json.load(f)
+        ok.update(before["ok"])
+        total.update(before["total"])
+    with open(path, "w") as f:
+        json.dump({"ok": dict(ok), "total": dict(total)}, f, indent=1, sort_keys=True)

@@ -5,6 +5,10 @@
 //! path and method from each handler's `#[utoipa::path]`), so the router and the document are
 //! built from the same list and cannot drift; `api/clippy.toml` forbids plain `Router::route`
 //! outside the probe and UI modules, and `tests/it/openapi.rs` compares the two.
+//!
+//! utoipa rather than aide: the operation is an attribute next to its handler (aide needs every
+//! handler's types to implement its traits and routes rewritten into its own `ApiRouter` calls),
+//! it emits OpenAPI 3.1, and it is what most axum services use, so readers know it.
 
 mod docs;
 mod shared;
