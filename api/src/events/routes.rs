@@ -63,7 +63,7 @@ async fn list(
 #[serde(rename_all = "camelCase")]
 struct StreamQuery {
     /// Resume after this seq (a first connect; reconnects send the `Last-Event-ID` header).
-    #[param(pattern = "^[0-9]*$")]
+    #[param(pattern = "^[0-9]{0,18}$")]
     last_event_id: Option<String>,
 }
 
@@ -96,7 +96,7 @@ pub fn resume_point(headers: &HeaderMap, query: Option<&str>) -> AppResult<i64> 
     get, path = "/api/sessions/{id}/events/stream", operation_id = "streamEvents", tag = "events",
     params(
         ("id" = Uuid, Path, description = "A session id"),
-        ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]*$", description = "Resume after this seq (wins over `lastEventId`)"),
+        ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{0,18}$", description = "Resume after this seq (wins over `lastEventId`)"),
         StreamQuery,
     ),
     responses(
@@ -138,7 +138,7 @@ async fn stream(
     get, path = "/api/resume/{id}", operation_id = "resumeEvents", tag = "events",
     params(
         ("id" = Uuid, Path, description = "A session id"),
-        ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]*$", description = "Resume after this seq (wins over `lastEventId`)"),
+        ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{0,18}$", description = "Resume after this seq (wins over `lastEventId`)"),
         StreamQuery,
     ),
     responses(

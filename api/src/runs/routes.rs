@@ -46,7 +46,10 @@ struct ExecuteBody {
     /// The prompt (at most 100 KiB).
     #[schema(min_length = 1)]
     user_request: String,
+    /// A provider id from `listProviders`; default: the session's.
+    #[schema(min_length = 1, max_length = 64)]
     provider: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     model: Option<String>,
 }
 
@@ -119,7 +122,10 @@ struct SendBody {
     /// The prompt (at most 100 KiB).
     #[schema(min_length = 1)]
     message: String,
+    /// A provider id from `listProviders`; default: the session's.
+    #[schema(min_length = 1, max_length = 64)]
     provider: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     model: Option<String>,
 }
 

@@ -47,7 +47,9 @@ pub struct CreateBody {
     #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
     /// A provider id from `listProviders`; default: the configured default.
+    #[schema(min_length = 1, max_length = 64)]
     pub provider: Option<String>,
+    #[schema(min_length = 1, max_length = 200)]
     pub model: Option<String>,
     /// A code session: the repository its runs change (`https://…`; in the local run also a
     /// path or `file://` URL) and the branch they start from.
@@ -115,11 +117,12 @@ async fn create(
     auth: AuthUser,
     body: bytes::Bytes,
 ) -> AppResult<(StatusCode, Json<Session>)> {
-    // Every field is optional, so an empty body is a valid request too.
+    // Every field is optional, so an empty body (or JSON `null`, which the document allows) is a
+    // valid request too.
     let body: CreateBody = if body.iter().all(u8::is_ascii_whitespace) {
         CreateBody::default()
     } else {
-        crate::json::parse(&body)?
+        crate::json::parse::<Option<CreateBody>>(&body)?.unwrap_or_default()
     };
     let repo = match body.repository.as_deref() {
         None => {
@@ -241,7 +244,13 @@ async fn list(
             message: rejection.body_text(),
         })
         .and_then(|Query(q)| {
-            let cursor = q.cursor.as_deref().map(decode_cursor).transpose()?;
+            // An empty cursor is the first page (`?cursor=${next ?? ''}`).
+            let cursor = q
+                .cursor
+                .as_deref()
+                .filter(|c| !c.is_empty())
+                .map(decode_cursor)
+                .transpose()?;
             Ok((q, cursor))
         });
     let (q, cursor) = match parsed {

@@ -313,3 +313,30 @@ async fn docs_page_is_served_under_the_csp() {
     let index = app.get("/").await.text().await.unwrap();
     assert!(index.contains("href=\"/api/docs\""));
 }
+
+/// Requests the document allows that the API refused, found by the contract fuzzer: a JSON
+/// `null` body for the optional body of `createSession`, and an empty `cursor` (a client that
+/// sends `?cursor=${next ?? ''}`) for the first page of `listSessions`.
+#[tokio::test]
+async fn requests_the_document_allows_are_accepted() {
+    let app = spawn_app().await;
+    let token = app.register("contract@example.com").await;
+    let res = app
+        .client
+        .post(app.url("/api/sessions"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("null")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201, "a null body is no fields");
+    let created: Value = res.json().await.unwrap();
+    assert_eq!(created["title"], "New session");
+    let res = app
+        .call(&token, Method::GET, "/api/sessions?cursor=&limit=5", None)
+        .await;
+    assert_eq!(res.status(), 200, "an empty cursor is the first page");
+    let page: Value = res.json().await.unwrap();
+    assert_eq!(page["sessions"][0]["id"], created["id"]);
+}
