@@ -11,12 +11,14 @@ or for the admin routes another user), so every operation is reached past its 40
 Counts of 2xx answers per operation are written to $CONTRACT_COUNTS at exit.
 """
 
+import ast
 import atexit
 import collections
 import http.cookiejar
 import json
 import os
 import random
+import sys
 import threading
 import uuid
 
@@ -36,6 +38,17 @@ ADMIN_USER_OPS = {"adminDisableUser", "adminEnableUser", "adminStopUserRuns"}
 ADMIN_OPS = ADMIN_USER_OPS | {"adminListUsers", "adminAuditLog"}
 # Steps after which a stateful account may no longer work.
 SPENDS_ACCOUNT = {"logout", "changePassword", "revokeLoginSession"}
+
+# CPython 3.11 can fail `ast.parse` run by two threads at once ("AST constructor recursion depth
+# mismatch", gh-106905); hypothesis parses lambda sources in every worker thread.
+if sys.version_info < (3, 12):
+    _ast_parse, _ast_lock = ast.parse, threading.Lock()
+
+    def _serialised_parse(*args, **kwargs):
+        with _ast_lock:
+            return _ast_parse(*args, **kwargs)
+
+    ast.parse = _serialised_parse
 
 # Hypothesis seeds the global `random` the same way for every example: a generator of our own.
 _random = random.Random(os.environ.get("CONTRACT_SEED"))
