@@ -19,6 +19,10 @@ pub struct Config {
     /// no `AI_WORKER_URL`) and by tests standing in for it. Also what lets a session's repository
     /// be a path on this machine.
     pub local_worker: Option<crate::runs::local_worker::LocalWorker>,
+    /// `CREDENTIALS_KEYS`, decoded; `None`: connections are unavailable.
+    pub keyring: Option<crate::connections::Keyring>,
+    /// Requests to user-supplied hosts, with the `OUTBOUND_ALLOWED_HOSTS` allowlist.
+    pub outbound: crate::outbound::Outbound,
 }
 
 /// Kept out of `Debug` output so it never reaches a log line.
@@ -66,7 +70,14 @@ impl Config {
             None => database.clone(),
         };
         let secret = settings.require_session_secret()?.as_bytes().to_vec();
+        let keyring = settings
+            .credentials_keys
+            .as_ref()
+            .map(|k| crate::connections::Keyring::parse(k.expose()))
+            .transpose()?;
         Ok(Self {
+            keyring,
+            outbound: crate::outbound::Outbound::new(&settings.outbound_allowed_hosts),
             database,
             direct_database,
             session_secret: SessionSecret::new(secret),

@@ -79,6 +79,20 @@ error_codes! {
     InvalidBranch = "invalid_branch",
     /// 422: coding runs are not configured on this deployment.
     CodingUnavailable = "coding_unavailable",
+    /// 409: the host is already connected.
+    ConnectionExists = "connection_exists",
+    /// 409: the user has as many connections as allowed.
+    ConnectionLimit = "connection_limit",
+    /// 422: connections are not configured on this deployment (`CREDENTIALS_KEYS`).
+    ConnectionsUnavailable = "connections_unavailable",
+    /// 422: a host that is not https, or resolves to a private, loopback or cluster address.
+    HostForbidden = "host_forbidden",
+    /// 422: the host could not be resolved or reached.
+    HostUnreachable = "host_unreachable",
+    /// 422: the host does not answer like GitHub, GitLab or Gitea.
+    HostUnrecognized = "host_unrecognized",
+    /// 422: the host refused the token.
+    TokenRejected = "token_rejected",
     /// 429: too many failed logins (see `Retry-After`).
     RateLimited = "rate_limited",
     /// 429: too many registrations from this address.

@@ -16,6 +16,8 @@ pub struct LocalDatabase {
     pub cluster: Cluster,
     pub url: String,
     pub session_secret: String,
+    /// A `CREDENTIALS_KEYS` value generated once and kept beside the session secret.
+    pub credentials_keys: String,
 }
 
 /// `.webedt/` in the working directory.
@@ -44,6 +46,7 @@ pub async fn start(state_dir: &Path) -> anyhow::Result<LocalDatabase> {
     Ok(LocalDatabase {
         url: cluster.url(DATABASE),
         session_secret: session_secret(state_dir)?,
+        credentials_keys: credentials_keys(state_dir)?,
         cluster,
     })
 }
@@ -61,13 +64,33 @@ fn session_secret(state_dir: &Path) -> anyhow::Result<String> {
         .take(48)
         .map(char::from)
         .collect();
+    write_private(&path, &secret)?;
+    Ok(secret)
+}
+
+/// The local run's token encryption key, kept (0600) so stored connections survive restarts.
+/// Losing the file loses the connections (they no longer decrypt), nothing else.
+fn credentials_keys(state_dir: &Path) -> anyhow::Result<String> {
+    let path = state_dir.join("credentials-keys");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if crate::connections::Keyring::parse(&existing).is_ok() {
+            return Ok(existing);
+        }
+    }
+    let keys = crate::connections::Keyring::generate_entry("local");
+    write_private(&path, &keys)?;
+    Ok(keys)
+}
+
+fn write_private(path: &Path, secret: &str) -> anyhow::Result<()> {
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)
+        .open(path)
         .with_context(|| format!("write {}", path.display()))?;
     file.write_all(secret.as_bytes())?;
-    Ok(secret)
+    Ok(())
 }

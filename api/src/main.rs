@@ -96,6 +96,10 @@ async fn local_database(settings: &mut Settings) -> Result<Option<local::LocalDa
             if settings.session_secret.is_none() {
                 settings.session_secret = Some(db.session_secret.clone());
             }
+            if settings.credentials_keys.is_none() {
+                settings.credentials_keys =
+                    Some(webedt_contract::Secret::new(db.credentials_keys.clone()));
+            }
             Ok(Some(db))
         }
         Err(e) => {

@@ -2,6 +2,10 @@
 
 pub const DATABASE_URL: &str = "DATABASE_URL";
 pub const SESSION_SECRET: &str = "SESSION_SECRET";
+/// `id:base64key,…`: the keys that encrypt stored connection tokens; the first encrypts.
+pub const CREDENTIALS_KEYS: &str = "CREDENTIALS_KEYS";
+/// Hosts (`name` or `name:port`) outbound requests may reach even on private addresses.
+pub const OUTBOUND_ALLOWED_HOSTS: &str = "OUTBOUND_ALLOWED_HOSTS";
 /// A URL straight to PostgreSQL (LISTEN, migrations) when `DATABASE_URL` goes through a pooler.
 pub const DATABASE_DIRECT_URL: &str = "DATABASE_DIRECT_URL";
 /// The connection as parts (the keys of a CloudNativePG `-app` Secret), instead of DATABASE_URL.

@@ -535,6 +535,10 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// `None` only in local development, where one is generated and kept.
     pub session_secret: Option<String>,
+    /// `CREDENTIALS_KEYS` as given (`id:base64key,…`); the API decodes and checks the keys.
+    pub credentials_keys: Option<Secret>,
+    /// `OUTBOUND_ALLOWED_HOSTS`, lowercased.
+    pub outbound_allowed_hosts: Vec<String>,
     pub http: HttpSettings,
     pub container_id: String,
     pub pool: PoolSettings,
@@ -647,6 +651,11 @@ impl Settings {
         Ok(Self {
             database_url,
             session_secret,
+            credentials_keys: non_empty(env, CREDENTIALS_KEYS).map(Secret::new),
+            outbound_allowed_hosts: list(env, OUTBOUND_ALLOWED_HOSTS)
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
             http,
             container_id,
             pool: PoolSettings::from_env(env)?,

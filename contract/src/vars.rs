@@ -34,6 +34,16 @@ pub const VARS: &[VarDoc] = &[
         "At least 32 bytes, shared by all replicas; keys the hashes of auth tokens. Generated and kept under `.webedt/` in local development.",
     ),
     var(
+        CREDENTIALS_KEYS,
+        None,
+        "Keys that encrypt stored connection tokens (AES-256-GCM): `id:base64key,…`, each key at least 32 bytes, the first encrypts, the others still decrypt (rotation). Unset: connections are unavailable. Generated and kept under `.webedt/` in local development.",
+    ),
+    var(
+        OUTBOUND_ALLOWED_HOSTS,
+        None,
+        "Comma-separated `host` or `host:port` that requests to user-supplied hosts (git hosts) may reach although they resolve to loopback, private or cluster addresses, and over plain http.",
+    ),
+    var(
         DB_HOST,
         None,
         "The connection as parts instead of `DATABASE_URL` (the keys of a CloudNativePG `-app` Secret): host name or IP. Needs `DB_USER` and `DB_NAME`.",

@@ -9,6 +9,7 @@ mod auth;
 mod coalesce;
 mod coding;
 mod config_errors;
+mod connections;
 mod db;
 mod db_tls;
 mod hardening;

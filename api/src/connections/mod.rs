@@ -1,0 +1,76 @@
+//! A user's connections to git hosts: personal access tokens checked against the host's user
+//! API and stored encrypted ([`crypto`]). Responses carry the host and the login, never the
+//! token; another user's connection is a 404. Coding runs on a repository of a connected host
+//! get the token as their credential ([`credential_for`]).
+
+mod crypto;
+pub mod hosts;
+mod routes;
+
+pub use crypto::{Keyring, MIN_KEY_BYTES, OpenError, Sealed};
+pub use routes::router;
+
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// How many connections one user may keep.
+pub const MAX_PER_USER: i64 = 20;
+
+/// `https://host[:port]` of a repository or host URL, lower-case: what connections are keyed by.
+pub fn origin_of(url: &url::Url) -> Option<String> {
+    let host = url.host_str()?.to_ascii_lowercase();
+    let host = host.trim_end_matches('.');
+    Some(match url.port() {
+        Some(port) => format!("{}://{host}:{port}", url.scheme()),
+        None => format!("{}://{host}", url.scheme()),
+    })
+}
+
+/// The username and token for a run on `repository`, when its owner has a connection for that
+/// host. A token that no longer decrypts (its key was removed) is skipped with a warning: the
+/// run then goes without, as for an unconnected host.
+pub async fn credential_for(
+    state: &AppState,
+    user: Uuid,
+    repository: &str,
+) -> anyhow::Result<Option<(String, String)>> {
+    let Some(keyring) = state.config.keyring.as_ref() else {
+        return Ok(None);
+    };
+    let Some(origin) = url::Url::parse(repository)
+        .ok()
+        .as_ref()
+        .and_then(origin_of)
+    else {
+        return Ok(None);
+    };
+    let row: Option<(Uuid, String, String, Vec<u8>, String)> = sqlx::query_as(
+        "SELECT id, provider, login, secret, key_id FROM connections
+         WHERE user_id = $1 AND kind = 'pat' AND host = $2",
+    )
+    .bind(user)
+    .bind(&origin)
+    .fetch_optional(&state.db)
+    .await?;
+    let Some((id, provider, login, data, key_id)) = row else {
+        return Ok(None);
+    };
+    match keyring.open(user, id, &Sealed { key_id, data }) {
+        Ok(token) => {
+            let token = String::from_utf8(token)?;
+            // GitLab takes any username with a token as the password; GitHub and Gitea want
+            // the login (GitHub also accepts x-access-token).
+            let username = if provider == "gitlab" {
+                "oauth2".to_string()
+            } else {
+                login
+            };
+            Ok(Some((username, token)))
+        }
+        Err(e) => {
+            tracing::warn!(connection = %id, error = %e, "a stored token does not decrypt");
+            Ok(None)
+        }
+    }
+}
