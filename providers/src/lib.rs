@@ -62,6 +62,16 @@ pub struct CodingRun {
     /// The model the worker calls: `anthropic`, `openai` or `demo`; `None`: the worker's default.
     pub provider: Option<String>,
     pub model: Option<String>,
+    /// The user's connection to the repository's host, for this run only: git authenticates
+    /// with it (HTTP Basic, username and token). `None`: public or local repositories only.
+    pub credential: Option<GitCredential>,
+}
+
+/// A username and token for a git host. The token's `Debug` output is redacted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GitCredential {
+    pub username: String,
+    pub token: webedt_contract::Secret,
 }
 
 #[derive(Debug, Clone, PartialEq)]

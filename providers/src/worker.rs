@@ -162,8 +162,8 @@ async fn run(
     Err(truncated(LABEL))
 }
 
-/// The `/execute` body; a coding run adds its `workspace` and `provider` (no credential yet:
-/// connections to git hosts come later, so only public or local repositories work).
+/// The `/execute` body; a coding run adds its `workspace` (with the user's credential for the
+/// repository's host when they connected it) and `provider`.
 fn execute_body(request: &RunRequest, history: Vec<Value>) -> Value {
     let mut body = json!({
         "type": if history.is_empty() { "execute" } else { "resume" },
@@ -180,6 +180,10 @@ fn execute_body(request: &RunRequest, history: Vec<Value>) -> Value {
             "expectedHead": c.expected_head,
             "author": { "name": c.author_name, "email": c.author_email },
         });
+        if let Some(cred) = &c.credential {
+            body["workspace"]["credential"] =
+                json!({ "username": cred.username, "token": cred.token.expose() });
+        }
         if let Some(kind) = &c.provider {
             body["provider"] = json!({ "kind": kind, "model": c.model });
         }
@@ -327,6 +331,7 @@ mod tests {
                 author_email: "ada@example.com".into(),
                 provider: Some("demo".into()),
                 model: None,
+                credential: None,
             }),
         };
         let body = execute_body(&request, vec![]);
@@ -339,6 +344,24 @@ mod tests {
         assert_eq!(ws.author.name, "Ada");
         assert_eq!(ws.author.email, "ada@example.com");
         assert!(ws.credential.is_none());
+        let with_token = RunRequest {
+            coding: request.coding.clone().map(|c| crate::CodingRun {
+                credential: Some(crate::GitCredential {
+                    username: "alice".into(),
+                    token: webedt_contract::Secret::new("tok-SECRET"),
+                }),
+                ..c
+            }),
+            ..request.clone()
+        };
+        let ws = serde_json::from_value::<wp::ExecuteRequest>(execute_body(&with_token, vec![]))
+            .unwrap()
+            .workspace
+            .unwrap();
+        let cred = ws.credential.expect("credential");
+        assert_eq!(cred.username, "alice");
+        assert_eq!(cred.token.expose(), "tok-SECRET");
+        assert!(!format!("{with_token:?}").contains("tok-SECRET"));
         let p = parsed.provider.expect("provider");
         assert_eq!(p.kind, wp::ProviderKind::Demo);
         assert!(p.model.is_none() && p.api_key.is_none());

@@ -48,6 +48,15 @@ impl Outbound {
         self.allowed.iter().any(|a| *a == host || *a == with_port)
     }
 
+    /// Whether `url` is plain http to an allowlisted host (the only way plain http is allowed).
+    pub fn admits_plain_http(&self, url: &Url) -> bool {
+        let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+            return false;
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        url.scheme() == "http" && self.allowlisted(&host.to_ascii_lowercase(), port)
+    }
+
     /// Checks `url` and resolves its host.
     pub async fn vet(&self, url: &Url) -> Result<Vetted, OutboundError> {
         let host = url.host().ok_or(OutboundError::NotHttps)?;

@@ -47,8 +47,13 @@ pub fn start(
         WORKER_SECRET => Some(secret.clone()),
         WORKER_WORKSPACE_ROOT => Some(root.clone()),
         WORKER_HOST => Some("127.0.0.1".into()),
-        // Local repositories are the point of the local run.
-        WORKER_GIT_PROTOCOLS => Some("https:file".into()),
+        // Local repositories are the point of the local run; plain http only when the API
+        // admits it for allowlisted hosts (OUTBOUND_ALLOWED_HOSTS), which it checked already.
+        WORKER_GIT_PROTOCOLS => Some(if settings.outbound_allowed_hosts.is_empty() {
+            "https:file".into()
+        } else {
+            "https:http:file".into()
+        }),
         // The other WORKER_* settings (turn limits, WORKER_ALLOW_COMMANDS, …) as the developer
         // set them for this process.
         other => std::env::var(other).ok(),

@@ -20,7 +20,7 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::events::{self, Event, kinds};
 use crate::sessions::{Session, notify_change, session_columns};
 use crate::state::AppState;
-use webedt_providers::{Changes, CodingRun};
+use webedt_providers::{Changes, CodingRun, GitCredential};
 
 /// Runs executing on this replica.
 #[derive(Clone, Default)]
@@ -128,6 +128,16 @@ pub async fn start(
         Some(_) => Some(author(state, session.user_id).await?),
         None => None,
     };
+    // The owner's connection to the repository's host, decrypted for this run only.
+    let credential = match session.repository.as_deref() {
+        Some(repository) => crate::connections::credential_for(state, session.user_id, repository)
+            .await?
+            .map(|(username, token)| GitCredential {
+                username,
+                token: webedt_contract::Secret::new(token),
+            }),
+        None => None,
+    };
     let history = history(state, session.id).await?;
     let run_id = Uuid::new_v4();
     let title: String = prompt
@@ -188,8 +198,10 @@ pub async fn start(
     drop(conn);
 
     // From the row as claimed: no other run can move the recorded head until this one ends.
-    let coding =
-        author.map(|(name, email)| coding_run(&updated, &provider_id, &model, name, email));
+    let coding = author.map(|(name, email)| CodingRun {
+        credential,
+        ..coding_run(&updated, &provider_id, &model, name, email)
+    });
     let request = RunRequest {
         session: session.id,
         prompt,
@@ -261,6 +273,7 @@ fn coding_run(
         // `worker` names no model provider: the worker uses its own default.
         provider: (provider != "worker").then(|| provider.to_string()),
         model: (provider != "worker" && provider != "demo").then(|| model.to_string()),
+        credential: None,
     }
 }
 

@@ -43,14 +43,24 @@ fn invalid_branch(message: impl Into<String>) -> AppError {
 /// Checks `repository` and `base_branch`. `local`: the local run, where the in-process worker
 /// may read a repository on this machine (an existing directory, given as a path or `file://`
 /// URL); everywhere else only `https://` URLs are accepted.
-pub fn validate(repository: &str, base_branch: Option<&str>, local: bool) -> AppResult<RepoSpec> {
+///
+/// `http://` is accepted only for hosts of `OUTBOUND_ALLOWED_HOSTS` (test fakes, a company
+/// server the operator vouched for).
+pub fn validate(
+    repository: &str,
+    base_branch: Option<&str>,
+    local: bool,
+    outbound: &crate::outbound::Outbound,
+) -> AppResult<RepoSpec> {
     let raw = repository.trim();
     if raw.is_empty() || raw.len() > MAX_URL || raw.chars().any(char::is_control) {
         return Err(invalid_repository(format!(
             "repository: must be 1 to {MAX_URL} characters without control characters"
         )));
     }
-    let repository = if raw.starts_with("https://") {
+    let plain_http = raw.starts_with("http://")
+        && url::Url::parse(raw).is_ok_and(|u| outbound.admits_plain_http(&u));
+    let repository = if raw.starts_with("https://") || plain_http {
         https_url(raw)?
     } else if local && (raw.starts_with("file://") || !raw.contains("://")) {
         local_repository(raw)?
@@ -238,7 +248,13 @@ mod tests {
 
     #[test]
     fn https_urls_are_checked_and_never_carry_credentials() {
-        let ok = validate("https://github.com/o/r.git", Some("main"), false).unwrap();
+        let ok = validate(
+            "https://github.com/o/r.git",
+            Some("main"),
+            false,
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(ok.repository, "https://github.com/o/r.git");
         assert_eq!(ok.base_branch, "main");
         for bad in [
@@ -253,19 +269,25 @@ mod tests {
             "file:///tmp",
         ] {
             assert_eq!(
-                code(validate(bad, Some("main"), false).unwrap_err()),
+                code(validate(bad, Some("main"), false, &Default::default()).unwrap_err()),
                 "invalid_repository",
                 "{bad}"
             );
         }
-        let e = validate("https://x:tok-SECRET@h/o/r", Some("main"), false).unwrap_err();
+        let e = validate(
+            "https://x:tok-SECRET@h/o/r",
+            Some("main"),
+            false,
+            &Default::default(),
+        )
+        .unwrap_err();
         assert!(!e.to_string().contains("SECRET"));
         assert_eq!(
-            code(validate("https://h/o/r", None, false).unwrap_err()),
+            code(validate("https://h/o/r", None, false, &Default::default()).unwrap_err()),
             "invalid_branch"
         );
         assert_eq!(
-            code(validate("https://h/o/r", Some("a..b"), false).unwrap_err()),
+            code(validate("https://h/o/r", Some("a..b"), false, &Default::default()).unwrap_err()),
             "invalid_branch"
         );
     }
@@ -276,17 +298,29 @@ mod tests {
         let path = dir.to_str().unwrap();
         let expected = url::Url::from_file_path(&dir).unwrap().to_string();
         assert_eq!(
-            validate(path, Some("main"), true).unwrap().repository,
+            validate(path, Some("main"), true, &Default::default())
+                .unwrap()
+                .repository,
             expected
         );
         assert_eq!(
-            validate(&expected, Some("main"), true).unwrap().repository,
+            validate(&expected, Some("main"), true, &Default::default())
+                .unwrap()
+                .repository,
             expected
         );
-        assert!(validate("/no/such/dir/for/webedt", Some("main"), true).is_err());
-        assert!(validate("file://host/x", Some("main"), true).is_err());
-        assert!(validate("ssh://h/o/r", Some("main"), true).is_err());
-        assert!(validate(path, Some("main"), false).is_err());
+        assert!(
+            validate(
+                "/no/such/dir/for/webedt",
+                Some("main"),
+                true,
+                &Default::default()
+            )
+            .is_err()
+        );
+        assert!(validate("file://host/x", Some("main"), true, &Default::default()).is_err());
+        assert!(validate("ssh://h/o/r", Some("main"), true, &Default::default()).is_err());
+        assert!(validate(path, Some("main"), false, &Default::default()).is_err());
         assert_eq!(
             working_branch(Uuid::nil()),
             "webedt/00000000000000000000000000000000"

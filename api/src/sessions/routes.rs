@@ -149,6 +149,7 @@ async fn create(
                 repository,
                 body.base_branch.as_deref(),
                 local,
+                &state.config.outbound,
             )?)
         }
     };

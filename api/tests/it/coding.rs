@@ -13,7 +13,7 @@ use webedt_contract::names::*;
 const WAIT: Duration = Duration::from_secs(60);
 
 /// git with no user or system configuration, like the worker's.
-fn git(dir: &Path, args: &[&str]) -> String {
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
         .current_dir(dir)
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
@@ -38,7 +38,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// A bare repository with one commit on `main` (a README), and its `main` sha.
-fn bare_repository(tmp: &Path) -> (std::path::PathBuf, String) {
+pub(crate) fn bare_repository(tmp: &Path) -> (std::path::PathBuf, String) {
     let bare = tmp.join("origin.git");
     let seed = tmp.join("seed");
     std::fs::create_dir_all(&seed).unwrap();
@@ -78,7 +78,7 @@ async fn error_code(res: reqwest::Response) -> (u16, String, String) {
     )
 }
 
-async fn wait_finished(app: &crate::common::TestApp, token: &str, id: &str) -> Value {
+pub(crate) async fn wait_finished(app: &crate::common::TestApp, token: &str, id: &str) -> Value {
     let deadline = Instant::now() + WAIT;
     loop {
         let s: Value = app
@@ -95,7 +95,7 @@ async fn wait_finished(app: &crate::common::TestApp, token: &str, id: &str) -> V
     }
 }
 
-async fn events(app: &crate::common::TestApp, token: &str, id: &str) -> Vec<Value> {
+pub(crate) async fn events(app: &crate::common::TestApp, token: &str, id: &str) -> Vec<Value> {
     let v: Value = app
         .call(
             token,

@@ -48,6 +48,14 @@ fn each_bad_variable_exits_2_naming_it() {
         (vec![db, secret, (PORT, "port")], PORT),
         (vec![db, secret, (LOG_FORMAT, "xml")], LOG_FORMAT),
         (vec![db, ("SESSION_SECRET", "too-short")], SESSION_SECRET),
+        (
+            vec![db, secret, (CREDENTIALS_KEYS, "k1:c2hvcnRrZXk=")],
+            CREDENTIALS_KEYS,
+        ),
+        (
+            vec![db, secret, (CREDENTIALS_KEYS, "no-id")],
+            CREDENTIALS_KEYS,
+        ),
         (vec![db], SESSION_SECRET),
         (vec![("DATABASE_URL", "mysql://x/y"), secret], DATABASE_URL),
         (
@@ -78,6 +86,15 @@ fn secrets_never_appear_in_the_error() {
     ]);
     assert_eq!(code, 2);
     assert!(!stderr.contains("hunter2"), "{stderr}");
+    // A key that is too short is reported by id, never by value.
+    let (code, stderr) = run(&[
+        ("DATABASE_URL", "postgres://u@127.0.0.1:1/x"),
+        ("SESSION_SECRET", GOOD_SECRET),
+        (CREDENTIALS_KEYS, "k1:c2hvcnRrZXk="),
+    ]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains("`k1`"), "{stderr}");
+    assert!(!stderr.contains("c2hvcnRrZXk"), "{stderr}");
 }
 
 #[test]

@@ -10,6 +10,7 @@ mod coalesce;
 mod coding;
 mod config_errors;
 mod connections;
+mod connections_coding;
 mod db;
 mod db_tls;
 mod hardening;

@@ -145,6 +145,7 @@ fn coding(bare: &Path, provider: &str, expected_head: Option<String>) -> RunRequ
             author_email: "octo@example.com".into(),
             provider: Some(provider.into()),
             model: None,
+            credential: None,
         }),
     }
 }
