@@ -1,9 +1,10 @@
-// Account: profile, password change, signed-in devices (revoke), sign out.
+// Account: profile, password change, connections to git hosts, signed-in devices (revoke), sign out.
 
 import { api, post, del, describe } from '../api.js';
 import { h, mount, field, setFieldError } from '../dom.js';
 import { title, toast } from '../ui.js';
 import { dateTime, relativeTime, userAgent } from '../format.js';
+import { connectionsCard } from '../components/connections.js';
 
 export function render(main, ctx) {
   title('Account');
@@ -111,6 +112,7 @@ export function render(main, ctx) {
       h('button', { type: 'button', class: 'button-quiet', text: 'Sign out', onClick: signOut })),
     h('section', { class: 'card', 'aria-labelledby': 'password-h' },
       h('h2', { id: 'password-h', text: 'Change password' }), pwForm),
+    connectionsCard(),
     h('section', { class: 'card', 'aria-labelledby': 'devices-h' },
       h('h2', { id: 'devices-h', text: 'Where you are signed in' }), devicesStatus, devices)));
   loadDevices();
