@@ -13,6 +13,8 @@ const USAGE: &str = "usage: webedt-api [serve | migrate | healthcheck | admin â€
                under .webedt/ for local development.
   migrate      apply database migrations and exit (run as a Job before a rollout).
   healthcheck  exit 0 when the server on 127.0.0.1:$PORT answers /live (for Docker HEALTHCHECK).
+  reencrypt    move every stored connection token to the first key of CREDENTIALS_KEYS (then
+               the old keys can be removed).
   admin grant EMAIL   make the existing account EMAIL an administrator (a Job or kubectl exec).
   admin revoke EMAIL  take administrator rights away from EMAIL.
   admin grant         grant the accounts listed in ADMIN_EMAILS that exist now (later
@@ -24,7 +26,7 @@ fn main() -> ExitCode {
     return_large_allocations_to_the_os();
     let command = std::env::args().nth(1).unwrap_or_else(|| "serve".into());
     match command.as_str() {
-        "serve" | "migrate" | "healthcheck" | "admin" => {}
+        "serve" | "migrate" | "healthcheck" | "admin" | "reencrypt" => {}
         "--version" | "-V" => {
             println!("webedt-api {}", webedt_api::config::BUILD.version);
             return ExitCode::SUCCESS;
@@ -57,6 +59,7 @@ fn main() -> ExitCode {
         match command.as_str() {
             "migrate" => migrate(settings).await,
             "admin" => admin(settings, std::env::args().skip(2).collect()).await,
+            "reencrypt" => reencrypt(settings).await,
             _ => serve(settings).await,
         }
     })
@@ -173,6 +176,49 @@ async fn migrate(mut settings: Settings) -> ExitCode {
         }
         Err(e) => {
             eprintln!("webedt-api: migration failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// `reencrypt`: every connection token under the first key of `CREDENTIALS_KEYS`.
+async fn reencrypt(mut settings: Settings) -> ExitCode {
+    let _local = match local_database(&mut settings).await {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if settings.session_secret.is_none() {
+        settings.session_secret = Some("-".repeat(webedt_contract::MIN_SESSION_SECRET_BYTES));
+    }
+    let config = match Config::new(settings) {
+        Ok(c) => c,
+        Err(e) => return config_error(&e),
+    };
+    let Some(keyring) = config.keyring.clone() else {
+        return config_error(&ConfigError::new(
+            webedt_contract::names::CREDENTIALS_KEYS,
+            "is required for reencrypt",
+        ));
+    };
+    let pool = webedt_api::db::new_pool(&config);
+    let result = webedt_api::connections::reencrypt(&pool, &keyring).await;
+    pool.close().await;
+    match result {
+        Ok(report) => {
+            tracing::info!(
+                moved = report.moved,
+                unreadable = report.unreadable,
+                key = keyring.current_id(),
+                "re-encrypted connection tokens"
+            );
+            if report.unreadable > 0 {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => {
+            eprintln!("webedt-api: reencrypt failed: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -5,9 +5,11 @@
 
 mod crypto;
 pub mod hosts;
+mod reencrypt;
 mod routes;
 
 pub use crypto::{Keyring, MIN_KEY_BYTES, OpenError, Sealed};
+pub use reencrypt::{Report, reencrypt};
 pub use routes::router;
 
 use uuid::Uuid;

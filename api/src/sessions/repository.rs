@@ -247,6 +247,20 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_only_for_allowlisted_hosts() {
+        let fake = crate::outbound::Outbound::new(&["127.0.0.1:8080".into()]);
+        let ok = validate("http://127.0.0.1:8080/o/r.git", Some("main"), false, &fake).unwrap();
+        assert_eq!(ok.repository, "http://127.0.0.1:8080/o/r.git");
+        for bad in [
+            "http://127.0.0.1:8081/o/r.git",
+            "http://example.com/o/r.git",
+        ] {
+            let e = validate(bad, Some("main"), false, &fake).unwrap_err();
+            assert_eq!(code(e), "invalid_repository", "{bad}");
+        }
+    }
+
+    #[test]
     fn https_urls_are_checked_and_never_carry_credentials() {
         let ok = validate(
             "https://github.com/o/r.git",

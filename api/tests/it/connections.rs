@@ -157,14 +157,37 @@ async fn a_token_is_checked_stored_encrypted_listed_without_it_and_survives_rota
     assert_eq!(none, None);
     // A replica that no longer has k1: the token does not decrypt, and the run goes without.
     let lost = app_for(&host, KEY2, Some(&app.db_url)).await;
-    let cred = webedt_api::connections::credential_for(
-        &lost.state,
-        user,
-        &format!("http://{host}/alice/project.git"),
-    )
-    .await
-    .unwrap();
+    let repo = format!("http://{host}/alice/project.git");
+    let cred = webedt_api::connections::credential_for(&lost.state, user, &repo)
+        .await
+        .unwrap();
     assert_eq!(cred, None);
+
+    // `reencrypt` moves the row to k2; then k1 can go.
+    let keyring = rotated.state.config.keyring.clone().unwrap();
+    let report = webedt_api::connections::reencrypt(&rotated.state.db, &keyring)
+        .await
+        .unwrap();
+    assert_eq!(
+        report,
+        webedt_api::connections::Report {
+            moved: 1,
+            unreadable: 0
+        }
+    );
+    let again = webedt_api::connections::reencrypt(&rotated.state.db, &keyring)
+        .await
+        .unwrap();
+    assert_eq!(again.moved, 0, "nothing left under an old key");
+    let key_id: String = sqlx::query_scalar("SELECT key_id FROM connections")
+        .fetch_one(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(key_id, "k2");
+    let cred = webedt_api::connections::credential_for(&lost.state, user, &repo)
+        .await
+        .unwrap();
+    assert_eq!(cred, Some(("oauth2".to_string(), TOKEN.to_string())));
 }
 
 #[tokio::test]
