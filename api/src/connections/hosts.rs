@@ -49,14 +49,19 @@ impl Provider {
     }
 
     fn request(self, client: &reqwest::Client, url: Url, token: &str) -> reqwest::RequestBuilder {
-        let req = client.get(url).header("Accept", "application/json");
+        // One `Accept` each: reqwest's `header` appends, and GitHub wants its own media type.
+        let req = client.get(url);
         match self {
             Self::Github => req
                 .header("Accept", "application/vnd.github+json")
                 .header("X-GitHub-Api-Version", "2022-11-28")
                 .bearer_auth(token),
-            Self::Gitlab => req.header("PRIVATE-TOKEN", token),
-            Self::Gitea => req.header("Authorization", format!("token {token}")),
+            Self::Gitlab => req
+                .header("Accept", "application/json")
+                .header("PRIVATE-TOKEN", token),
+            Self::Gitea => req
+                .header("Accept", "application/json")
+                .header("Authorization", format!("token {token}")),
         }
     }
 }

@@ -76,8 +76,41 @@ fn code(body: &str) -> String {
         .to_string()
 }
 
+/// Everything logged on this thread (the test's current-thread runtime runs the servers too),
+/// at every level.
+#[derive(Clone, Default)]
+struct Logs(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Logs {
+    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+        let logs = self.clone();
+        tracing::subscriber::set_default(
+            tracing_subscriber::fmt()
+                .with_max_level(tracing::Level::TRACE)
+                .with_writer(move || logs.clone())
+                .finish(),
+        )
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
 #[tokio::test]
 async fn a_token_is_checked_stored_encrypted_listed_without_it_and_survives_rotation() {
+    let logs = Logs::default();
+    let _capture = logs.capture();
     let (host, seen) = fake_gitlab().await;
     let app = app_for(&host, KEY1, None).await;
     let alice = app.register("alice@example.com").await;
@@ -188,6 +221,15 @@ async fn a_token_is_checked_stored_encrypted_listed_without_it_and_survives_rota
         .await
         .unwrap();
     assert_eq!(cred, Some(("oauth2".to_string(), TOKEN.to_string())));
+
+    // Nothing logged, at any level, carries a token (the wrong one included).
+    let text = logs.text();
+    assert!(text.contains("connection created"), "the capture works");
+    assert!(!text.contains(TOKEN), "the token is in the logs");
+    assert!(
+        !text.contains("glpat-wrong-token-value"),
+        "a rejected token is in the logs"
+    );
 }
 
 #[tokio::test]
@@ -298,4 +340,70 @@ async fn without_keys_connections_are_unavailable_and_the_cap_holds() {
         (409, "connection_limit"),
         "{body}"
     );
+}
+
+/// A GitHub Enterprise-like host: `GET /api/v3/user` as GitHub documents it, answering only a
+/// request with the headers GitHub asks clients for.
+async fn fake_github() -> String {
+    #[allow(clippy::disallowed_methods)]
+    let router = axum::Router::new().route(
+        "/api/v3/user",
+        axum::routing::get(|headers: HeaderMap| async move {
+            let h = |k: &str| headers.get(k).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+            if h("accept") != "application/vnd.github+json" || h("x-github-api-version") != "2022-11-28" || h("user-agent").is_empty() {
+                return (StatusCode::BAD_REQUEST, Json(json!({"message": "bad headers"})));
+            }
+            if h("authorization") != format!("Bearer {TOKEN}") {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"})),
+                );
+            }
+            (StatusCode::OK, Json(json!({"login": "octocat", "id": 1, "type": "User", "site_admin": false})))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("127.0.0.1:{}", addr.port())
+}
+
+#[tokio::test]
+async fn a_github_enterprise_token_is_checked_with_githubs_headers_and_detected() {
+    let host = fake_github().await;
+    let (gitlab, _) = fake_gitlab().await;
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("127.0.0.1:{}", l.local_addr().unwrap().port())
+    };
+    let app = app_for(&format!("{host},{gitlab},{closed}"), KEY1, None).await;
+    let alice = app.register("alice@example.com").await;
+    let url = format!("http://{host}");
+    let (status, body) = create(
+        &app,
+        &alice,
+        json!({"host": url, "token": "ghp_wrong", "provider": "github"}),
+    )
+    .await;
+    assert_eq!(
+        (status, code(&body).as_str()),
+        (422, "token_rejected"),
+        "{body}"
+    );
+    // No provider given: GitLab's and Gitea's endpoints answer 404, GitHub's is found.
+    let (status, body) = create(&app, &alice, json!({"host": url, "token": TOKEN})).await;
+    assert_eq!(status, 201, "{body}");
+    let c: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (c["provider"].as_str(), c["login"].as_str()),
+        (Some("github"), Some("octocat"))
+    );
+    // A host that is none of the three.
+    let (status, body) = create(
+        &app,
+        &alice,
+        json!({"host": format!("{url}:1"), "token": TOKEN}),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
 }
