@@ -123,7 +123,10 @@ pub async fn check(
         reached = true;
         match res.status().as_u16() {
             200 => {
-                let Ok(body) = res.json::<UserBody>().await else {
+                let Some(body) = read_bounded(res)
+                    .await
+                    .and_then(|b| serde_json::from_slice::<UserBody>(&b).ok())
+                else {
                     continue;
                 };
                 if let Some(login) = body.login.or(body.username).filter(|l| !l.is_empty()) {
@@ -144,4 +147,19 @@ pub async fn check(
     } else {
         CheckError::Unreachable
     })
+}
+
+/// A user object is a few KiB; a host that sends more is not answering like a git host (and
+/// must not make a replica buffer without bound).
+const MAX_BODY: usize = 256 * 1024;
+
+async fn read_bounded(mut res: reqwest::Response) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.ok()? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return None;
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Some(body)
 }
