@@ -85,6 +85,31 @@ pub fn validate(
     })
 }
 
+/// The SSRF guard for a repository's host (crate::outbound): a host that resolves to loopback,
+/// private, link-local or cluster addresses is refused unless allowlisted. One that does not
+/// resolve now passes (no address, nothing to reach; the run reports it); the lookup is bounded
+/// so a slow resolver cannot hold the request.
+pub async fn check_host(outbound: &crate::outbound::Outbound, repository: &str) -> AppResult<()> {
+    use crate::outbound::OutboundError;
+    let Ok(url) = url::Url::parse(repository) else {
+        return Ok(());
+    };
+    if url.scheme() == "file" {
+        return Ok(());
+    }
+    let vetted = tokio::time::timeout(std::time::Duration::from_secs(3), outbound.vet(&url)).await;
+    match vetted {
+        Ok(Err(e @ (OutboundError::Forbidden { .. } | OutboundError::NotHttps))) => {
+            Err(AppError::Unprocessable {
+                code: ErrorCode::HostForbidden,
+                field: "repository",
+                message: format!("repository: {e}"),
+            })
+        }
+        _ => Ok(()),
+    }
+}
+
 fn https_url(raw: &str) -> AppResult<String> {
     let url = url::Url::parse(raw)
         .map_err(|e| invalid_repository(format!("repository: not a valid URL ({e})")))?;

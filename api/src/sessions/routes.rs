@@ -145,12 +145,14 @@ async fn create(
                 });
             }
             let local = state.config.local_worker.is_some();
-            Some(repository::validate(
+            let spec = repository::validate(
                 repository,
                 body.base_branch.as_deref(),
                 local,
                 &state.config.outbound,
-            )?)
+            )?;
+            repository::check_host(&state.config.outbound, &spec.repository).await?;
+            Some(spec)
         }
     };
     let session = insert_session(

@@ -407,3 +407,46 @@ async fn a_github_enterprise_token_is_checked_with_githubs_headers_and_detected(
     .await;
     assert_eq!(status, 422, "{body}");
 }
+
+#[tokio::test]
+async fn a_code_session_on_a_private_address_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = app()
+        .local_worker(dir.path())
+        .env(names::OUTBOUND_ALLOWED_HOSTS, "127.0.0.1:9")
+        .spawn()
+        .await;
+    let alice = app.register("alice@example.com").await;
+    for repo in [
+        "https://127.0.0.1/o/r.git",
+        "https://169.254.169.254/o/r.git",
+        "https://[fd00::1]/o/r.git",
+        "https://gitea.svc.cluster.local/o/r.git",
+    ] {
+        let res = app
+            .call(
+                &alice,
+                Method::POST,
+                "/api/sessions",
+                Some(json!({"repository": repo, "baseBranch": "main"})),
+            )
+            .await;
+        let status = res.status().as_u16();
+        let body = res.text().await.unwrap();
+        assert_eq!(
+            (status, code(&body).as_str()),
+            (422, "host_forbidden"),
+            "{repo}: {body}"
+        );
+    }
+    // Allowlisted: accepted (plain http too).
+    let res = app
+        .call(
+            &alice,
+            Method::POST,
+            "/api/sessions",
+            Some(json!({"repository": "http://127.0.0.1:9/o/r.git", "baseBranch": "main"})),
+        )
+        .await;
+    assert_eq!(res.status(), 201);
+}
