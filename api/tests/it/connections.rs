@@ -79,7 +79,7 @@ fn code(body: &str) -> String {
 /// Everything logged on this thread (the test's current-thread runtime runs the servers too),
 /// at every level.
 #[derive(Clone, Default)]
-struct Logs(Arc<Mutex<Vec<u8>>>);
+pub(crate) struct Logs(Arc<Mutex<Vec<u8>>>);
 
 impl std::io::Write for Logs {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -92,7 +92,7 @@ impl std::io::Write for Logs {
 }
 
 impl Logs {
-    fn capture(&self) -> tracing::subscriber::DefaultGuard {
+    pub(crate) fn capture(&self) -> tracing::subscriber::DefaultGuard {
         let logs = self.clone();
         tracing::subscriber::set_default(
             tracing_subscriber::fmt()
@@ -102,7 +102,7 @@ impl Logs {
         )
     }
 
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
     }
 }

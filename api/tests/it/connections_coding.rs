@@ -132,6 +132,9 @@ async fn http_backend(
 
 #[tokio::test]
 async fn a_coding_run_pushes_to_a_private_remote_with_the_connected_token() {
+    // The in-process worker runs on this test's thread too: its logs are captured.
+    let logs = crate::connections::Logs::default();
+    let _capture = logs.capture();
     let tmp = tempfile::tempdir().unwrap();
     let (bare, main) = bare_repository(tmp.path());
     let host = private_host(tmp.path().to_path_buf()).await;
@@ -200,4 +203,11 @@ async fn a_coding_run_pushes_to_a_private_remote_with_the_connected_token() {
     // The token is in no event and not in the session.
     let dump = format!("{s} {all:?}");
     assert!(!dump.contains(TOKEN), "the token leaked into events");
+    let text = logs.text();
+    assert!(text.contains("connection created"), "the capture works");
+    assert!(
+        text.contains("webedt_worker"),
+        "the worker's logs are captured too"
+    );
+    assert!(!text.contains(TOKEN), "the token is in the logs");
 }
