@@ -34,6 +34,8 @@ SESSION_OPS = {
     "getSession", "renameSession", "deleteSession", "restoreSession", "listEvents",
     "streamEvents", "resumeEvents", "sendMessage", "interruptRun",
 }
+GIT_HOST = os.environ.get("WEBEDT_GIT_HOST")
+GIT_TOKEN = os.environ.get("WEBEDT_GIT_TOKEN")
 ADMIN_USER_OPS = {"adminDisableUser", "adminEnableUser", "adminStopUserRuns"}
 ADMIN_OPS = ADMIN_USER_OPS | {"adminListUsers", "adminAuditLog"}
 # Steps after which a stateful account may no longer work.
@@ -120,6 +122,9 @@ def own_id(case, token):
     if name in SESSION_OPS:
         _local.owned = _post("/api/sessions", {}, token).json()["id"]
         return _local.owned
+    if name == "deleteConnection" and GIT_HOST:
+        r = _post("/api/connections", {"host": f"http://{GIT_HOST}", "token": GIT_TOKEN}, token)
+        return r.json().get("id")
     if name == "revokeLoginSession":
         r = _http.get(BASE + "/api/auth/session", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         return r.json()["session"]["id"]
@@ -155,6 +160,11 @@ def before_call(context, case, kwargs):
         case.body["currentPassword"] = PASSWORD
     if name == "login" and _random.random() < 0.5:
         case.body["email"], case.body["password"] = email, PASSWORD
+    if name == "createConnection" and GIT_HOST and _random.random() < 0.5:
+        # The fake git host and its token, so a connection is really made.
+        case.body["host"], case.body["token"] = f"http://{GIT_HOST}", GIT_TOKEN
+        if case.body.get("provider") not in (None, "gitlab"):
+            case.body.pop("provider", None)
     if name == "executeRemote" and _random.random() < 0.5:
         # Continue an own session, or start a new one.
         if _random.random() < 0.5:
