@@ -155,18 +155,25 @@ async fn serve(mut settings: Settings) -> ExitCode {
     // `_local` drops here, stopping the private PostgreSQL after the pool has closed.
 }
 
-async fn migrate(mut settings: Settings) -> ExitCode {
-    let _local = match local_database(&mut settings).await {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    // Migrating needs no session secret; fill a throwaway one so validation passes.
+/// The database (the local one when no `DATABASE_URL`) and the configuration of a command that
+/// serves no requests: it needs no session secret, so a throwaway one lets validation pass.
+async fn offline_config(
+    mut settings: Settings,
+) -> Result<(Option<local::LocalDatabase>, Config), ExitCode> {
+    let local = local_database(&mut settings).await?;
     if settings.session_secret.is_none() {
         settings.session_secret = Some("-".repeat(webedt_contract::MIN_SESSION_SECRET_BYTES));
     }
-    let config = match Config::new(settings) {
+    match Config::new(settings) {
+        Ok(c) => Ok((local, c)),
+        Err(e) => Err(config_error(&e)),
+    }
+}
+
+async fn migrate(settings: Settings) -> ExitCode {
+    let (_local, config) = match offline_config(settings).await {
         Ok(c) => c,
-        Err(e) => return config_error(&e),
+        Err(code) => return code,
     };
     match webedt_api::db::migrate(&config).await {
         Ok(()) => {
@@ -182,17 +189,10 @@ async fn migrate(mut settings: Settings) -> ExitCode {
 }
 
 /// `reencrypt`: every connection token under the first key of `CREDENTIALS_KEYS`.
-async fn reencrypt(mut settings: Settings) -> ExitCode {
-    let _local = match local_database(&mut settings).await {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    if settings.session_secret.is_none() {
-        settings.session_secret = Some("-".repeat(webedt_contract::MIN_SESSION_SECRET_BYTES));
-    }
-    let config = match Config::new(settings) {
+async fn reencrypt(settings: Settings) -> ExitCode {
+    let (_local, config) = match offline_config(settings).await {
         Ok(c) => c,
-        Err(e) => return config_error(&e),
+        Err(code) => return code,
     };
     let Some(keyring) = config.keyring.clone() else {
         return config_error(&ConfigError::new(
@@ -226,7 +226,7 @@ async fn reencrypt(mut settings: Settings) -> ExitCode {
 
 /// `admin grant|revoke [EMAIL]`: admin rights are given by whoever can run commands in the
 /// deployment, never by registering a listed address first.
-async fn admin(mut settings: Settings, args: Vec<String>) -> ExitCode {
+async fn admin(settings: Settings, args: Vec<String>) -> ExitCode {
     let (grant, emails) = match args
         .iter()
         .map(String::as_str)
@@ -245,16 +245,9 @@ async fn admin(mut settings: Settings, args: Vec<String>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _local = match local_database(&mut settings).await {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    if settings.session_secret.is_none() {
-        settings.session_secret = Some("-".repeat(webedt_contract::MIN_SESSION_SECRET_BYTES));
-    }
-    let config = match Config::new(settings) {
+    let (_local, config) = match offline_config(settings).await {
         Ok(c) => c,
-        Err(e) => return config_error(&e),
+        Err(code) => return code,
     };
     let pool = webedt_api::db::new_pool(&config);
     let mut missing = 0;
