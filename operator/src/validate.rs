@@ -8,8 +8,8 @@
 
 use crate::budget::ConnectionBudget;
 use crate::crd::{
-    DatabaseSecretRef, MAX_NAME_LENGTH, MigrationMode, SESSION_SECRET_KEY, SecretKeyRef, SslMode,
-    WebEDT, WebEDTSpec,
+    CREDENTIALS_KEY, DatabaseSecretRef, MAX_NAME_LENGTH, MigrationMode, SESSION_SECRET_KEY,
+    SecretKeyRef, SslMode, WebEDT, WebEDTSpec,
 };
 use crate::error::{Error, Result};
 use crate::worker::{ValidatedWorker, validate_worker};
@@ -112,6 +112,9 @@ pub struct ValidatedWebEDT {
     pub session_secret: SecretKey,
     /// True when the operator generates the session Secret (`<name>-session`).
     pub session_secret_generated: bool,
+    pub credentials_keys: SecretKey,
+    /// True when the operator generates the credentials Secret (`<name>-credentials`).
+    pub credentials_keys_generated: bool,
     /// spec.worker when enabled.
     pub worker: Option<ValidatedWorker>,
     pub findings: Vec<Finding>,
@@ -162,6 +165,10 @@ impl ValidatedWebEDT {
                 Some(PodSecret {
                     var: names::SESSION_SECRET,
                     key: self.session_secret.clone(),
+                }),
+                Some(PodSecret {
+                    var: names::CREDENTIALS_KEYS,
+                    key: self.credentials_keys.clone(),
                 }),
                 referenced(
                     names::ANTHROPIC_API_KEY,
@@ -250,6 +257,7 @@ pub const OPERATOR_ENV: &[&str] = &[
     names::PROVIDER_IDLE_TIMEOUT_MS,
     names::PROVIDER_HISTORY_MAX_CHARS,
     names::SESSION_SECRET,
+    names::CREDENTIALS_KEYS,
     names::PORT,
     names::CONTAINER_ID,
     names::MIGRATE_ON_START,
@@ -374,6 +382,22 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
             true,
         ),
     };
+    let (credentials_keys, credentials_keys_generated) = match &spec.credentials.secret_ref {
+        Some(r) => (
+            SecretKey {
+                name: r.name.clone(),
+                key: r.key.clone(),
+            },
+            false,
+        ),
+        None => (
+            SecretKey {
+                name: credentials_secret_name(&name),
+                key: CREDENTIALS_KEY.into(),
+            },
+            true,
+        ),
+    };
 
     let mut v = ValidatedWebEDT {
         namespace: cr
@@ -397,6 +421,8 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
         database,
         session_secret,
         session_secret_generated,
+        credentials_keys,
+        credentials_keys_generated,
         worker,
         findings: Vec::new(),
     };
@@ -503,6 +529,11 @@ fn check_names(
         );
     }
     Ok(())
+}
+
+/// Name of the Secret the operator generates when spec.credentials.secretRef is unset.
+pub fn credentials_secret_name(name: &str) -> String {
+    format!("{name}-credentials")
 }
 
 /// Name of the Secret the operator generates when spec.sessionSecret.secretRef is unset.

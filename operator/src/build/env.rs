@@ -52,6 +52,7 @@ pub fn api_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
         .iter()
         .map(|s| secret(s.var, &s.key))
         .chain(from_secret(names::SESSION_SECRET))
+        .chain(from_secret(names::CREDENTIALS_KEYS))
         .collect();
     if let Some(tls) = &v.spec.database.tls {
         env.push(value(names::DB_SSLMODE, tls.ssl_mode.as_str()));

@@ -21,6 +21,8 @@ pub enum Component {
     Migration,
     /// The generated session Secret.
     SessionSecret,
+    /// The generated credentials keys Secret.
+    CredentialsSecret,
     /// The coding-agent workers and everything around them (spec.worker).
     Worker,
 }
@@ -31,6 +33,7 @@ impl Component {
             Self::Api => "api",
             Self::Migration => "migration",
             Self::SessionSecret => "session-secret",
+            Self::CredentialsSecret => "credentials-secret",
             Self::Worker => "worker",
         }
     }

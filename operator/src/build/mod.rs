@@ -9,6 +9,7 @@ mod env;
 mod pod;
 pub use pod::{DB_CA_FILE, DB_CA_VOLUME, TMP_VOLUME};
 
+pub mod credentials_secret;
 pub mod deployment;
 pub mod hpa;
 pub mod ingress;
@@ -72,6 +73,8 @@ pub struct Inputs {
     pub new_session_secret: String,
     /// Value for a newly generated worker Secret (create-only too).
     pub new_worker_secret: String,
+    /// Key list for a newly generated credentials Secret (create-only too).
+    pub new_credentials_keys: String,
 }
 
 impl Inputs {
@@ -82,6 +85,7 @@ impl Inputs {
             worker_secret_hash: PLACEHOLDER.into(),
             new_session_secret: PLACEHOLDER.into(),
             new_worker_secret: PLACEHOLDER.into(),
+            new_credentials_keys: PLACEHOLDER.into(),
         }
     }
 }
@@ -117,6 +121,7 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
 #[derive(Clone, Debug, PartialEq)]
 pub enum Desired {
     SessionSecret(Secret),
+    CredentialsSecret(Secret),
     // Boxed: these two are several times larger than the rest.
     MigrationJob(Box<Job>),
     ApiDeployment(Box<Deployment>),
@@ -137,6 +142,7 @@ impl Desired {
     pub fn role(&self) -> Role {
         match self {
             Self::SessionSecret(_) => Role::SessionSecret,
+            Self::CredentialsSecret(_) => Role::CredentialsSecret,
             Self::MigrationJob(_) => Role::MigrationJob,
             Self::ApiDeployment(_) => Role::ApiDeployment,
             Self::ApiService(_) => Role::ApiService,
@@ -160,6 +166,7 @@ impl Desired {
     pub fn metadata(&self) -> &ObjectMeta {
         match self {
             Self::SessionSecret(o) => &o.metadata,
+            Self::CredentialsSecret(o) => &o.metadata,
             Self::MigrationJob(o) => &o.metadata,
             Self::ApiDeployment(o) => &o.metadata,
             Self::ApiService(o) => &o.metadata,
@@ -184,6 +191,7 @@ impl Desired {
     pub fn to_json(&self) -> Result<serde_json::Value> {
         let v = match self {
             Self::SessionSecret(o) => serde_json::to_value(o),
+            Self::CredentialsSecret(o) => serde_json::to_value(o),
             Self::MigrationJob(o) => serde_json::to_value(o),
             Self::ApiDeployment(o) => serde_json::to_value(o),
             Self::ApiService(o) => serde_json::to_value(o),
@@ -227,6 +235,10 @@ pub fn desired(v: &ValidatedWebEDT, inputs: &Inputs) -> DesiredState {
         Role::SessionSecret,
         v.session_secret_generated
             .then(|| Desired::SessionSecret(session_secret::build(v, &inputs.new_session_secret))),
+    );
+    optional(
+        Role::CredentialsSecret,
+        credentials_secret::build(v, &inputs.new_credentials_keys).map(Desired::CredentialsSecret),
     );
     optional(
         Role::MigrationJob,

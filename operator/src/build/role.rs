@@ -9,7 +9,7 @@
 use super::labels::Component;
 use super::migration_job::job_name;
 use super::service_monitor;
-use crate::validate::{ValidatedWebEDT, session_secret_name};
+use crate::validate::{ValidatedWebEDT, credentials_secret_name, session_secret_name};
 use crate::worker::worker_name;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
@@ -24,6 +24,8 @@ use kube::api::ApiResource;
 pub enum Role {
     /// The generated session Secret (`<name>-session`), when the spec names none.
     SessionSecret,
+    /// The generated credentials keys (`<name>-credentials`), when the spec names none.
+    CredentialsSecret,
     /// `webedt-api migrate`, once per image, when migrations run as a Job.
     MigrationJob,
     /// The API pods.
@@ -63,7 +65,7 @@ impl Role {
     /// The Kubernetes kind of the role's object.
     pub fn kind(self) -> Kind {
         match self {
-            Self::SessionSecret => Kind::Secret,
+            Self::SessionSecret | Self::CredentialsSecret => Kind::Secret,
             Self::MigrationJob => Kind::Job,
             Self::ApiDeployment => Kind::Deployment,
             Self::ApiService => Kind::Service,
@@ -84,9 +86,10 @@ impl Role {
         match self {
             // The worker secret stays while the worker is off (the operator may not delete
             // Secrets; re-enabling reuses it) and goes with the WebEDT (owner reference).
-            Self::SessionSecret | Self::MigrationJob | Self::WorkerSecret => {
-                ApplyPolicy::CreateOnly
-            }
+            Self::SessionSecret
+            | Self::CredentialsSecret
+            | Self::MigrationJob
+            | Self::WorkerSecret => ApplyPolicy::CreateOnly,
             Self::WorkerDeployment
             | Self::WorkerService
             | Self::WorkerNetworkPolicy
@@ -105,6 +108,7 @@ impl Role {
     pub fn name(self, v: &ValidatedWebEDT) -> String {
         match self {
             Self::SessionSecret => session_secret_name(&v.name),
+            Self::CredentialsSecret => credentials_secret_name(&v.name),
             Self::MigrationJob => job_name(&v.name, &v.spec.image),
             Self::ApiDeployment
             | Self::ApiService
@@ -125,6 +129,7 @@ impl Role {
     pub fn component(self) -> Component {
         match self {
             Self::SessionSecret => Component::SessionSecret,
+            Self::CredentialsSecret => Component::CredentialsSecret,
             Self::MigrationJob => Component::Migration,
             Self::ApiDeployment
             | Self::ApiService

@@ -25,6 +25,8 @@ pub(super) struct Dereferenced {
     pub session_secret_absent: bool,
     /// spec.worker is on and the generated worker Secret does not exist yet.
     pub worker_secret_absent: bool,
+    /// The operator generates the credentials Secret and it does not exist yet.
+    pub credentials_secret_absent: bool,
 }
 
 impl Reconcile<'_> {
@@ -40,6 +42,7 @@ impl Reconcile<'_> {
             missing: Vec::new(),
             session_secret_absent: false,
             worker_secret_absent: false,
+            credentials_secret_absent: false,
         };
         let worker_secret = v.worker.as_ref().map(|w| w.secret.name.as_str());
         for (name, keys) in wanted {
@@ -64,6 +67,9 @@ impl Reconcile<'_> {
                     found.session_secret_absent = true
                 }
                 None if worker_secret == Some(name.as_str()) => found.worker_secret_absent = true,
+                None if v.credentials_keys_generated && name == v.credentials_keys.name => {
+                    found.credentials_secret_absent = true
+                }
                 None => found.missing.push(format!("Secret {name} does not exist")),
                 Some(s) => {
                     for key in keys {
@@ -90,6 +96,21 @@ impl Reconcile<'_> {
     pub(super) async fn create_session_secret(&self, v: &ValidatedWebEDT) -> Result<SecretVersion> {
         let secret = build::session_secret::build(v, &random_hex());
         self.create_generated(secret, "SessionSecretCreated").await
+    }
+
+    /// Creates the generated credentials Secret with one random key.
+    pub(super) async fn create_credentials_secret(
+        &self,
+        v: &ValidatedWebEDT,
+    ) -> Result<Option<SecretVersion>> {
+        let random: [u8; 32] = rand::Rng::random(&mut rand::rng());
+        match build::credentials_secret::build(v, &build::credentials_secret::new_keys(&random)) {
+            Some(secret) => Ok(Some(
+                self.create_generated(secret, "CredentialsSecretCreated")
+                    .await?,
+            )),
+            None => Ok(None),
+        }
     }
 
     /// Creates the generated worker Secret (spec.worker) with a random value.

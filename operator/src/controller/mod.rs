@@ -332,6 +332,11 @@ impl<'a> Reconcile<'a> {
         if secrets.session_secret_absent {
             secrets.versions.push(self.create_session_secret(&v).await?);
         }
+        if secrets.credentials_secret_absent {
+            secrets
+                .versions
+                .extend(self.create_credentials_secret(&v).await?);
+        }
         if secrets.worker_secret_absent {
             secrets
                 .versions
@@ -355,6 +360,7 @@ impl<'a> Reconcile<'a> {
             worker_secret_hash: secret_hash(&worker_versions),
             new_session_secret: String::new(),
             new_worker_secret: String::new(),
+            new_credentials_keys: String::new(),
         };
         let desired = build::desired(&v, &inputs);
 
@@ -401,6 +407,7 @@ impl<'a> Reconcile<'a> {
                     });
                 }
                 Desired::SessionSecret(_)
+                | Desired::CredentialsSecret(_)
                 | Desired::WorkerSecret(_)
                 | Desired::WorkerService(_)
                 | Desired::WorkerNetworkPolicy(_)

@@ -245,6 +245,38 @@ pub struct SessionSecretRef {
     pub key: String,
 }
 
+/// The keys that encrypt users' connection tokens at rest (`CREDENTIALS_KEYS`).
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSpec {
+    /// An existing Secret whose key holds `id:base64key,…` (each key at least 32 bytes; the
+    /// first encrypts, every one decrypts). Unset: the operator creates `<name>-credentials`
+    /// with one random key once and never changes it. To rotate, put a new entry first, let
+    /// the pods roll, then run `webedt-api reencrypt` in one of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<CredentialsKeysRef>,
+}
+
+/// A key of a Secret in the WebEDT's namespace holding the credentials keys.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsKeysRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key in the Secret whose value is the key list.
+    #[serde(default = "default_credentials_key")]
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// Key of the key list, also in the Secret the operator generates.
+pub const CREDENTIALS_KEY: &str = "keys";
+
+fn default_credentials_key() -> String {
+    CREDENTIALS_KEY.into()
+}
+
 /// Key of the session secret, also in the Secret the operator generates.
 pub const SESSION_SECRET_KEY: &str = "secret";
 

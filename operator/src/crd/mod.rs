@@ -20,8 +20,9 @@ mod status;
 mod worker;
 
 pub use database::{
-    CredentialsSecretRef, DatabaseSecretRef, DatabaseSpec, DatabaseTlsSpec, KeyRef, PoolerMode,
-    PoolerSpec, SESSION_SECRET_KEY, SessionSecretRef, SessionSecretSpec, SslMode,
+    CREDENTIALS_KEY, CredentialsKeysRef, CredentialsSecretRef, CredentialsSpec, DatabaseSecretRef,
+    DatabaseSpec, DatabaseTlsSpec, KeyRef, PoolerMode, PoolerSpec, SESSION_SECRET_KEY,
+    SessionSecretRef, SessionSecretSpec, SslMode,
 };
 pub use limits::{EventsSpec, LimitsSpec, RetentionSpec};
 pub use networking::{
@@ -148,6 +149,10 @@ pub struct WebEDTSpec {
     /// The secret that keys the hashes of login tokens; every replica must use the same one.
     #[serde(default)]
     pub session_secret: SessionSecretSpec,
+
+    /// The keys that encrypt users' connection tokens (git hosts) at rest.
+    #[serde(default)]
+    pub credentials: CredentialsSpec,
 
     /// Database connection pool of each replica.
     #[serde(default)]

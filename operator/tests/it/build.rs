@@ -31,6 +31,7 @@ fn defaults_build_secret_job_deployment_service_and_pdb() {
         k,
         [
             Role::SessionSecret,
+            Role::CredentialsSecret,
             Role::MigrationJob,
             Role::ApiDeployment,
             Role::ApiService,
@@ -61,7 +62,7 @@ fn every_object_has_type_meta_labels_namespace_and_a_controller_owner() {
          networkPolicy: {enabled: true}\nserviceMonitor: {enabled: true}",
     );
     let objects = build::desired(&v, &inputs()).objects;
-    assert_eq!(objects.len(), 9, "every kind is built");
+    assert_eq!(objects.len(), 10, "every kind is built");
     for obj in &objects {
         let j = obj.to_json().unwrap();
         let what = format!("{:?}", obj.role());
@@ -112,10 +113,13 @@ fn owner_reference_uses_the_real_uid_when_there_is_one() {
 }
 
 #[test]
-fn only_the_session_secret_and_the_job_are_create_only() {
+fn only_the_generated_secrets_and_the_job_are_create_only() {
     let v = validated("");
     for obj in build::desired(&v, &inputs()).objects {
-        let create_only = matches!(obj.role(), Role::SessionSecret | Role::MigrationJob);
+        let create_only = matches!(
+            obj.role(),
+            Role::SessionSecret | Role::CredentialsSecret | Role::MigrationJob
+        );
         assert_eq!(
             obj.policy() == build::ApplyPolicy::CreateOnly,
             create_only,
@@ -428,7 +432,7 @@ fn every_secret_key_reaches_the_pods_and_nothing_else_does() {
          openai: {apiKeySecretRef: {name: keys, key: o}}, worker: {url: 'http://w', secretRef: {name: wk, key: s}}}",
     );
     let keys = v.secret_keys();
-    assert_eq!(keys.len(), 5, "{keys:?}");
+    assert_eq!(keys.len(), 6, "{keys:?}");
     for env in [
         env(&deployment::build(&v, &inputs())),
         webedt_operator::build::api_env(&v),
@@ -454,18 +458,43 @@ fn every_secret_key_reaches_the_pods_and_nothing_else_does() {
 }
 
 #[test]
-fn referenced_secrets_cover_database_session_and_providers() {
+fn referenced_secrets_cover_database_session_credentials_and_providers() {
     let v = validated(
-        "sessionSecret: {secretRef: {name: sess}}\nproviders: {anthropic: {apiKeySecretRef: {name: keys, key: a}}, \
+        "sessionSecret: {secretRef: {name: sess}}\ncredentials: {secretRef: {name: creds}}\n\
+         providers: {anthropic: {apiKeySecretRef: {name: keys, key: a}}, \
          openai: {apiKeySecretRef: {name: keys, key: o}}, worker: {url: 'http://w', secretRef: {name: wk, key: s}}}",
     );
-    assert_eq!(v.referenced_secrets(), ["db", "keys", "sess", "wk"]);
-    assert!(!v.session_secret_generated);
+    assert_eq!(
+        v.referenced_secrets(),
+        ["creds", "db", "keys", "sess", "wk"]
+    );
+    assert!(!v.session_secret_generated && !v.credentials_keys_generated);
     assert!(!roles(&v).contains(&Role::SessionSecret));
+    assert!(!roles(&v).contains(&Role::CredentialsSecret));
     let env = env(&deployment::build(&v, &inputs()));
     assert_eq!(
         secret_of(&env, names::SESSION_SECRET),
         Some(("sess".into(), "secret".into()))
+    );
+    assert_eq!(
+        secret_of(&env, names::CREDENTIALS_KEYS),
+        Some(("creds".into(), "keys".into()))
+    );
+}
+
+#[test]
+fn generated_credentials_keys_reach_the_api_pods_and_roll_them() {
+    let v = validated("");
+    assert!(v.credentials_keys_generated);
+    let env = env(&deployment::build(&v, &inputs()));
+    assert_eq!(
+        secret_of(&env, names::CREDENTIALS_KEYS),
+        Some(("demo-credentials".into(), "keys".into()))
+    );
+    // The Secret is one of those whose versions make up the pods' Secret hash.
+    assert!(
+        v.referenced_secrets()
+            .contains(&"demo-credentials".to_string())
     );
 }
 

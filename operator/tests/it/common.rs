@@ -54,6 +54,7 @@ pub fn inputs() -> Inputs {
         worker_secret_hash: "w1".into(),
         new_session_secret: "s".repeat(43),
         new_worker_secret: "w".repeat(64),
+        new_credentials_keys: "k1:placeholder".into(),
     }
 }
 

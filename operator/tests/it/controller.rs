@@ -80,6 +80,26 @@ async fn create_builds_the_children_and_is_ready_only_after_the_rollout() {
         .0
         .clone();
     assert_eq!(value.len(), 64, "32 random bytes, hex");
+    let credentials = env
+        .api::<Secret>()
+        .get("demo-credentials")
+        .await
+        .expect("credentials Secret");
+    let keys = String::from_utf8(
+        credentials.data.as_ref().unwrap()[webedt_operator::crd::CREDENTIALS_KEY]
+            .0
+            .clone(),
+    )
+    .unwrap();
+    let (id, key) = keys.split_once(':').expect("id:base64key");
+    assert_eq!(id, "k1");
+    {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(key)
+            .expect("base64");
+        assert_eq!(bytes.len(), 32, "one random 32-byte key");
+    }
 
     // The rollout is frozen: Ready must not be claimed.
     let cr = env
@@ -109,7 +129,8 @@ async fn create_builds_the_children_and_is_ready_only_after_the_rollout() {
     );
     let reasons = env.event_reasons("demo");
     assert!(
-        reasons.contains(&"SessionSecretCreated".into()),
+        reasons.contains(&"SessionSecretCreated".into())
+            && reasons.contains(&"CredentialsSecretCreated".into()),
         "{reasons:?}"
     );
     assert!(reasons.contains(&"Ready".into()), "{reasons:?}");
@@ -121,6 +142,11 @@ async fn create_builds_the_children_and_is_ready_only_after_the_rollout() {
     assert_eq!(
         again.data.unwrap()[webedt_operator::crd::SESSION_SECRET_KEY].0,
         value
+    );
+    let again = env.api::<Secret>().get("demo-credentials").await.unwrap();
+    assert_eq!(
+        again.data.unwrap()[webedt_operator::crd::CREDENTIALS_KEY].0,
+        keys.as_bytes()
     );
 }
 
@@ -542,6 +568,7 @@ async fn deleting_the_webedt_collects_its_children() {
             ("", "services", "demo".into()),
             ("policy", "poddisruptionbudgets", "demo".into()),
             ("", "secrets", "demo-session".into()),
+            ("", "secrets", "demo-credentials".into()),
             ("batch", "jobs", job_name("demo", IMAGE)),
         ]
         .into_iter()

@@ -57,7 +57,7 @@ fn placement_identity_and_labels() {
             Desired::ApiDeployment(d) => d.metadata.clone(),
             Desired::ApiService(s) => s.metadata.clone(),
             Desired::MigrationJob(j) => j.metadata.clone(),
-            Desired::SessionSecret(s) => s.metadata.clone(),
+            Desired::SessionSecret(s) | Desired::CredentialsSecret(s) => s.metadata.clone(),
             Desired::PodDisruptionBudget(p) => p.metadata.clone(),
             other => panic!("unexpected default object {:?}", other.role()),
         };

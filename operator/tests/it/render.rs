@@ -31,6 +31,7 @@ fn render_skips_other_documents_and_defaults_the_namespace() {
         kinds(&out.yaml),
         [
             "Secret",
+            "Secret",
             "Job",
             "Deployment",
             "Service",
@@ -104,6 +105,7 @@ fn every_example_renders() {
     assert_eq!(
         kinds(&full.yaml),
         [
+            "Secret",
             "Job",
             "Deployment",
             "Service",
