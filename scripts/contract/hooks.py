@@ -55,6 +55,9 @@ if sys.version_info < (3, 12):
 # Hypothesis seeds the global `random` the same way for every example: a generator of our own.
 _random = random.Random(os.environ.get("CONTRACT_SEED"))
 _http = requests.Session()
+# A new connection per hook request: the API closes a kept-alive connection after
+# HTTP_HEADER_TIMEOUT_MS idle, and a request racing that close fails without a response.
+_http.headers["Connection"] = "close"
 # Never send a cookie back: a cookie-authenticated write would (rightly) be refused as CSRF.
 _http.cookies.set_policy(http.cookiejar.DefaultCookiePolicy(allowed_domains=[]))
 _local = threading.local()
