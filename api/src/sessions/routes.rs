@@ -375,9 +375,17 @@ async fn list(
         (Filter::Plain, _) => None,
         (filter, cursor) => {
             let auth = token.authenticate(&state).await?;
-            return filtered(&state, auth.user.id, filter, cursor, deleted, q.favorite, limit)
-                .await
-                .map(Json);
+            return filtered(
+                &state,
+                auth.user.id,
+                filter,
+                cursor,
+                deleted,
+                q.favorite,
+                limit,
+            )
+            .await
+            .map(Json);
         }
     };
     let mut conn = state.db.acquire().await?;

@@ -3,9 +3,11 @@
 //!
 //! Search is PostgreSQL full-text search with the `simple` configuration (no stemming, no stop
 //! words: `parse_config` matches as typed) over two sources: the title, live from
-//! `chat_sessions` (weight A, so a rename is found at once), and one `session_search` row per
-//! turn (prompt and answer, weight D), written when the run ends. A title hit therefore ranks
-//! above a body hit. The last word gets prefix matching, for a box that searches as one types.
+//! `chat_sessions` (so a rename is found at once), and one `session_search` row per turn
+//! (prompt and answer), written when the run ends. Ranks are `ts_rank` normalised into [0, 1)
+//! (flag 32); a title hit adds 1, so it always ranks above a session that only matches in its
+//! conversation, and the best turn counts (not the sum: a long session is not better for it).
+//! The last word gets prefix matching, for a box that searches as one types.
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -107,15 +109,16 @@ pub async fn search(
     let sql = concat!(
         "WITH q AS (SELECT to_tsquery('simple', $2) AS q),
          hits AS (
-           SELECT s.id AS hit, ts_rank(setweight(to_tsvector('simple', s.title), 'A'), q.q) AS r
+           SELECT s.id AS hit, (1 + ts_rank(to_tsvector('simple', s.title), q.q, 32))::real AS tr,
+                  0::real AS br
              FROM chat_sessions s, q
             WHERE s.user_id = $1 AND to_tsvector('simple', s.title) @@ q.q
            UNION ALL
-           SELECT t.chat_session_id, ts_rank(t.tsv, q.q)
+           SELECT t.chat_session_id, 0::real, ts_rank(t.tsv, q.q, 32)
              FROM session_search t JOIN chat_sessions s ON s.id = t.chat_session_id, q
             WHERE s.user_id = $1 AND t.tsv @@ q.q
          ),
-         ranked AS (SELECT hit, sum(r)::real AS rank FROM hits GROUP BY hit)
+         ranked AS (SELECT hit, (max(tr) + max(br))::real AS rank FROM hits GROUP BY hit)
          SELECT ranked.rank, ",
         session_columns!(),
         " FROM ranked JOIN chat_sessions ON chat_sessions.id = ranked.hit
@@ -186,10 +189,7 @@ pub fn cap(mut text: String, max: usize) -> String {
 /// Indexes the session's last turn: its prompt and the assistant text streamed after it (tool
 /// output is not indexed), assembled once when the run ends, in the transaction that records
 /// the end. Replaces the row if the turn was indexed before.
-pub async fn index_last_turn(
-    tx: &mut crate::db::TxHandle<'_>,
-    session: Uuid,
-) -> sqlx::Result<()> {
+pub async fn index_last_turn(tx: &mut crate::db::TxHandle<'_>, session: Uuid) -> sqlx::Result<()> {
     let turn: Option<(i64, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT u.seq, u.data->>'text',
                 (SELECT string_agg(e.data->>'text', '' ORDER BY e.seq) FROM events e
@@ -253,10 +253,7 @@ mod tests {
             parse("a' | !b\\ & c:*").unwrap(),
             Search::Query("'a' & 'b' & 'c':*".into())
         );
-        assert_eq!(
-            parse("wörld").unwrap(),
-            Search::Query("'wörld':*".into())
-        );
+        assert_eq!(parse("wörld").unwrap(), Search::Query("'wörld':*".into()));
     }
 
     #[test]
