@@ -107,7 +107,7 @@ async fn favourites_star_filter_unstar_and_only_the_owner() {
     assert_eq!(starred["favorite"], true);
     // Idempotent.
     assert_eq!(star(&app, &alice, &a2, true).await.0, 200);
-    assert_eq!(page(&app, &alice, "favorite=true").await.0, [a2.clone()]);
+    assert_eq!(page(&app, &alice, "favorite=true").await.0, [a2.as_str()]);
     assert_eq!(page(&app, &alice, "favorite=false").await.0.len(), 3);
     let (_, one) = get(&app, &alice, &format!("/api/sessions/{a2}")).await;
     assert_eq!(one["favorite"], true);
@@ -136,7 +136,7 @@ async fn favourites_star_filter_unstar_and_only_the_owner() {
         &format!("favorite=true&limit=2&cursor={}", next.unwrap()),
     )
     .await;
-    assert_eq!(second, [a1.clone()]);
+    assert_eq!(second, [a1.as_str()]);
     assert_eq!(end, None);
 
     let (status, unstarred) = star(&app, &alice, &a2, false).await;
@@ -165,9 +165,9 @@ async fn search_ranks_titles_first_matches_prefixes_and_never_shows_another_user
         [titled.clone(), body_hit.clone()]
     );
     // The last word is a prefix while it is being typed, a whole word once it is complete.
-    assert_eq!(search(&app, &alice, "tokeni").await, [other.clone()]);
+    assert_eq!(search(&app, &alice, "tokeni").await, [other.as_str()]);
     assert_eq!(search(&app, &alice, "tokeni ").await, Vec::<String>::new());
-    assert_eq!(search(&app, &alice, "TOKENIZER").await, [other.clone()]);
+    assert_eq!(search(&app, &alice, "TOKENIZER").await, [other.as_str()]);
     // The answer is indexed too (the demo's text), and every word must match.
     let mut answered = search(&app, &alice, "demo provider").await;
     answered.sort();
@@ -181,7 +181,7 @@ async fn search_ranks_titles_first_matches_prefixes_and_never_shows_another_user
     assert_eq!(search(&app, &alice, "?!").await, Vec::<String>::new());
 
     // Bob sees only his own, Alice never sees Bob's.
-    assert_eq!(search(&app, &bob, "parse_config").await, [bobs.clone()]);
+    assert_eq!(search(&app, &bob, "parse_config").await, [bobs.as_str()]);
     assert_eq!(search(&app, &bob, "rename").await, Vec::<String>::new());
     assert!(!search(&app, &alice, "bob").await.contains(&bobs));
 
@@ -202,7 +202,7 @@ async fn search_ranks_titles_first_matches_prefixes_and_never_shows_another_user
     star(&app, &alice, &body_hit, true).await;
     assert_eq!(
         page(&app, &alice, "q=parse_config&favorite=true").await.0,
-        [body_hit.clone()]
+        [body_hit.as_str()]
     );
     let res = app
         .call(
@@ -215,7 +215,7 @@ async fn search_ranks_titles_first_matches_prefixes_and_never_shows_another_user
     assert_eq!(res.status(), 204);
     assert_eq!(
         search(&app, &alice, "parse_config").await,
-        [body_hit.clone()]
+        [body_hit.as_str()]
     );
     assert_eq!(
         page(&app, &alice, "q=parse_config&deleted=true").await.0,

@@ -46,8 +46,8 @@ async fn a_word_split_across_two_deltas_is_found() {
                 .collect::<Vec<_>>()
         }
     };
-    assert_eq!(search("refactoring%20").await, [run.session.clone()]);
-    assert_eq!(search("parse_config%20").await, [run.session.clone()]);
+    assert_eq!(search("refactoring%20").await, [run.session.as_str()]);
+    assert_eq!(search("parse_config%20").await, [run.session.as_str()]);
     // The halves alone are no words of the text.
     assert_eq!(search("refac%20").await, Vec::<String>::new());
     assert_eq!(search("toring%20").await, Vec::<String>::new());
