@@ -24,3 +24,20 @@ CREATE TABLE session_search (
     PRIMARY KEY (chat_session_id, seq)
 );
 CREATE INDEX session_search_tsv ON session_search USING gin (tsv);
+
+-- Turns that ended before this migration: indexed once here, like the run manager does when a
+-- run ends (each turn's prompt and the assistant text up to the next prompt; `left` by
+-- characters keeps the body within 256 KiB whatever the encoding width).
+INSERT INTO session_search (chat_session_id, seq, body)
+SELECT u.chat_session_id, u.seq,
+       left(coalesce(u.data->>'text', '') || E'\n\n' || coalesce((
+           SELECT string_agg(e.data->>'text', '' ORDER BY e.seq) FROM events e
+            WHERE e.chat_session_id = u.chat_session_id AND e.type = 'assistant_message'
+              AND e.seq > u.seq
+              AND e.seq < coalesce((SELECT min(n.seq) FROM events n
+                                     WHERE n.chat_session_id = u.chat_session_id
+                                       AND n.type = 'user_message' AND n.seq > u.seq),
+                                   9223372036854775807)), ''), 65536)
+  FROM events u
+ WHERE u.type = 'user_message';
+-- (A run still in progress is indexed again, whole, when it ends: the writer replaces the row.)
