@@ -77,6 +77,8 @@ error_codes! {
     InvalidRepository = "invalid_repository",
     /// 422: a base branch that is not a valid branch name.
     InvalidBranch = "invalid_branch",
+    /// 422: a search query (`q`) that is too long or contains a NUL character.
+    InvalidSearch = "invalid_search",
     /// 422: coding runs are not configured on this deployment.
     CodingUnavailable = "coding_unavailable",
     /// 409: the host is already connected.

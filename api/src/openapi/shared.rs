@@ -51,7 +51,7 @@ pub const SHARED: &[(&str, &str, &str)] = &[
         "422",
         "Unprocessable",
         "`validation` (`field` names the field), `invalid_repository`, `invalid_branch`, \
-         `coding_unavailable`",
+         `coding_unavailable`, `invalid_search`",
     ),
     (
         "429",

@@ -664,6 +664,8 @@ async fn finish(
         events::append(&mut *tx, session, &text_event(pending.to_owned())).await?;
     }
     events::append(&mut *tx, session, event).await?;
+    // The turn's text is indexed for search once, here, rather than per delta.
+    crate::sessions::search::index_last_turn(&mut tx, session).await?;
     sqlx::query(
         "UPDATE chat_sessions SET status = $2, completed_at = now(), updated_at = now(),
              last_error = $3, total_cost_usd = total_cost_usd + coalesce($4, 0)

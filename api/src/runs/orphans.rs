@@ -88,6 +88,8 @@ async fn end_run(
         duration_ms: None,
     });
     events::append(&mut *tx, session, &lost).await?;
+    // A lost run's turn (the prompt and the text stored before it was lost) is searchable too.
+    crate::sessions::search::index_last_turn(&mut tx, session).await?;
     sqlx::query(
         "UPDATE chat_sessions SET status = 'error', completed_at = now(), updated_at = now(),
              last_error = $2 WHERE id = $1",

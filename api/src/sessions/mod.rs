@@ -4,6 +4,7 @@
 pub mod repository;
 pub mod retention;
 mod routes;
+pub mod search;
 mod updates;
 
 use chrono::{DateTime, Utc};
@@ -42,6 +43,8 @@ pub struct Session {
     pub base_commit: Option<String>,
     /// The working branch's last pushed tip; follow-ups expect the branch still there.
     pub head_commit: Option<String>,
+    /// Starred by its owner (`starSession`); `?favorite=true` lists only these.
+    pub favorite: bool,
 }
 
 /// The columns of [`Session`], as a literal so queries stay `&'static str`.
@@ -49,7 +52,7 @@ macro_rules! session_columns {
     () => {
         "id, user_id, title, status, provider, model, created_at, updated_at, completed_at, \
          deleted_at, total_cost_usd, last_error, repository, base_branch, working_branch, \
-         base_commit, head_commit"
+         base_commit, head_commit, favorite"
     };
 }
 pub(crate) use session_columns;

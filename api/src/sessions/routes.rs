@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::repository::{self, RepoSpec, working_branch};
+use super::search::{self, RankCursor};
 use super::{Session, notify_change, owned_session, parse_id, session_columns};
 use crate::auth::{AuthUser, SessionToken, session_lookup};
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
@@ -24,6 +25,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(super::updates::stream))
         .routes(routes!(show, rename, soft_delete))
         .routes(routes!(restore))
+        .routes(routes!(star, unstar))
 }
 
 const MAX_TITLE: usize = 200;
@@ -109,6 +111,8 @@ pub async fn insert_session(
             ("listEvents" = (operation_id = "listEvents", parameters(("id" = "$response.body#/id")))),
             ("sendMessage" = (operation_id = "sendMessage", parameters(("id" = "$response.body#/id")))),
             ("interruptRun" = (operation_id = "interruptRun", parameters(("id" = "$response.body#/id")))),
+            ("starSession" = (operation_id = "starSession", parameters(("id" = "$response.body#/id")))),
+            ("unstarSession" = (operation_id = "unstarSession", parameters(("id" = "$response.body#/id")))),
         )),
     ),
 )]
@@ -176,6 +180,19 @@ struct ListQuery {
     cursor: Option<String>,
     /// List the trash instead.
     deleted: Option<bool>,
+    /// Full-text search over titles and conversations (words, the last one as a prefix),
+    /// best match first; at most 200 characters, no NUL (else 422 `invalid_search`).
+    #[param(max_length = 200)]
+    q: Option<String>,
+    /// Only starred sessions (`true`); `false` or absent: all.
+    favorite: Option<bool>,
+}
+
+/// How `listSessions` was asked to filter: the plain list keeps its own two statements.
+enum Filter {
+    Plain,
+    Favorites,
+    Search(search::Search),
 }
 
 /// Keyset cursor: the (created_at, id) of the last item of the previous page.
@@ -190,6 +207,88 @@ fn decode_cursor(raw: &str) -> AppResult<(DateTime<Utc>, Uuid)> {
     let (micros, id) = text.split_once('|').ok_or_else(bad)?;
     let at = DateTime::from_timestamp_micros(micros.parse().map_err(|_| bad())?).ok_or_else(bad)?;
     Ok((at, Uuid::parse_str(id).map_err(|_| bad())?))
+}
+
+/// A rank cursor: `r`, the f32 rank's bits, then the list's (created_at, id).
+fn encode_rank_cursor(rank: f32, s: &Session) -> String {
+    URL_SAFE_NO_PAD.encode(format!(
+        "r{}|{}|{}",
+        rank.to_bits(),
+        s.created_at.timestamp_micros(),
+        s.id
+    ))
+}
+
+fn decode_rank_cursor(raw: &str) -> AppResult<RankCursor> {
+    let bad = || AppError::validation("cursor", "is not a cursor this API returned");
+    let text =
+        String::from_utf8(URL_SAFE_NO_PAD.decode(raw).map_err(|_| bad())?).map_err(|_| bad())?;
+    let rest = text.strip_prefix('r').ok_or_else(bad)?;
+    let (bits, rest) = rest.split_once('|').ok_or_else(bad)?;
+    let rank = f32::from_bits(bits.parse().map_err(|_| bad())?);
+    let (at, id) = decode_cursor(&URL_SAFE_NO_PAD.encode(rest))?;
+    if !rank.is_finite() {
+        return Err(bad());
+    }
+    Ok(RankCursor {
+        rank,
+        created_at: at,
+        id,
+    })
+}
+
+enum Cursor {
+    List((DateTime<Utc>, Uuid)),
+    Rank(RankCursor),
+}
+
+/// `listSessions` with `q` or `favorite=true`: their own statements (search.rs).
+async fn filtered(
+    state: &AppState,
+    user: Uuid,
+    filter: Filter,
+    cursor: Option<Cursor>,
+    deleted: bool,
+    favorite: Option<bool>,
+    limit: i64,
+) -> AppResult<Page> {
+    let (mut sessions, ranks) = match filter {
+        Filter::Search(search::Search::Query(query)) => {
+            let after = match cursor {
+                Some(Cursor::Rank(c)) => Some(c),
+                _ => None,
+            };
+            let favorite = favorite == Some(true);
+            let rows =
+                search::search(state, user, &query, deleted, favorite, limit + 1, after).await?;
+            rows.into_iter().map(|r| (r.session, Some(r.rank))).unzip()
+        }
+        Filter::Search(_) => (Vec::new(), Vec::new()),
+        Filter::Favorites | Filter::Plain => {
+            let after = match cursor {
+                Some(Cursor::List(c)) => Some(c),
+                _ => None,
+            };
+            let rows = search::favorites(state, user, deleted, limit + 1, after).await?;
+            let ranks = vec![None; rows.len()];
+            (rows, ranks)
+        }
+    };
+    let next_cursor = if sessions.len() as i64 > limit {
+        sessions.truncate(limit as usize);
+        let last = sessions.last();
+        match (last, ranks.get(limit as usize - 1).copied().flatten()) {
+            (Some(s), Some(rank)) => Some(encode_rank_cursor(rank, s)),
+            (Some(s), None) => Some(encode_cursor(s)),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    Ok(Page {
+        sessions,
+        next_cursor,
+    })
 }
 
 /// A page of the caller's sessions, serialized straight from the rows with no intermediate
@@ -247,16 +346,22 @@ async fn list(
             message: rejection.body_text(),
         })
         .and_then(|Query(q)| {
+            let filter = match q.q.as_deref().map(search::parse).transpose()? {
+                Some(search @ (search::Search::Query(_) | search::Search::NoWords)) => {
+                    Filter::Search(search)
+                }
+                _ if q.favorite == Some(true) => Filter::Favorites,
+                _ => Filter::Plain,
+            };
             // An empty cursor is the first page (`?cursor=${next ?? ''}`).
-            let cursor = q
-                .cursor
-                .as_deref()
-                .filter(|c| !c.is_empty())
-                .map(decode_cursor)
-                .transpose()?;
-            Ok((q, cursor))
+            let raw = q.cursor.as_deref().filter(|c| !c.is_empty());
+            let cursor = match filter {
+                Filter::Search(_) => raw.map(decode_rank_cursor).transpose()?.map(Cursor::Rank),
+                _ => raw.map(decode_cursor).transpose()?.map(Cursor::List),
+            };
+            Ok((q, filter, cursor))
         });
-    let (q, cursor) = match parsed {
+    let (q, filter, cursor) = match parsed {
         Ok(parsed) => parsed,
         Err(bad) => {
             token.authenticate(&state).await?;
@@ -264,8 +369,26 @@ async fn list(
         }
     };
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
-    let mut conn = state.db.acquire().await?;
     let deleted = q.deleted.unwrap_or(false);
+    let cursor = match (filter, cursor) {
+        (Filter::Plain, Some(Cursor::List(c))) => Some(c),
+        (Filter::Plain, _) => None,
+        (filter, cursor) => {
+            let auth = token.authenticate(&state).await?;
+            return filtered(
+                &state,
+                auth.user.id,
+                filter,
+                cursor,
+                deleted,
+                q.favorite,
+                limit,
+            )
+            .await
+            .map(Json);
+        }
+    };
+    let mut conn = state.db.acquire().await?;
     let sql = match cursor {
         None => list_page!(""),
         Some(_) => list_page!("AND (created_at, id) < ($4, $5)"),
@@ -429,5 +552,62 @@ async fn restore(
     );
     Ok(Json(
         update_owned(&state, auth.user.id, id, sql, None, "restored").await?,
+    ))
+}
+
+/// Stars a session (`?favorite=true` lists the starred ones).
+#[utoipa::path(
+    put, path = "/api/sessions/{id}/favorite", operation_id = "starSession", tag = "sessions",
+    params(("id" = Uuid, Path, description = "A session id")),
+    responses(
+        (status = 200, description = "Starred", body = Session),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
+async fn star(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Session>> {
+    set_favorite(&state, auth.user.id, &id, true).await
+}
+
+/// Takes the star off a session.
+#[utoipa::path(
+    delete, path = "/api/sessions/{id}/favorite", operation_id = "unstarSession", tag = "sessions",
+    params(("id" = Uuid, Path, description = "A session id")),
+    responses(
+        (status = 200, description = "Not starred", body = Session),
+        (status = 404, description = "`not_found`", body = ErrorBody),
+    ),
+)]
+async fn unstar(
+    State(state): State<AppState>,
+    auth: AuthUser,
+    Path(id): Path<String>,
+) -> AppResult<Json<Session>> {
+    set_favorite(&state, auth.user.id, &id, false).await
+}
+
+/// Both are idempotent; another user's session is a 404 like every session route.
+async fn set_favorite(
+    state: &AppState,
+    user: Uuid,
+    id: &str,
+    favorite: bool,
+) -> AppResult<Json<Session>> {
+    let id = parse_id(id)?;
+    let sql = match favorite {
+        true => concat!(
+            "UPDATE chat_sessions SET favorite = true WHERE id = $1 AND user_id = $2 RETURNING ",
+            session_columns!()
+        ),
+        false => concat!(
+            "UPDATE chat_sessions SET favorite = false WHERE id = $1 AND user_id = $2 RETURNING ",
+            session_columns!()
+        ),
+    };
+    Ok(Json(
+        update_owned(state, user, id, sql, None, "updated").await?,
     ))
 }

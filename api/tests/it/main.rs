@@ -11,6 +11,7 @@ mod coding;
 mod config_errors;
 mod connections;
 mod connections_coding;
+mod daily;
 mod db;
 mod db_tls;
 mod hardening;

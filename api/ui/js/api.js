@@ -69,6 +69,7 @@ export async function api(path, { method = 'GET', body, signal, quiet401 = false
 export const post = (path, body = {}, opts = {}) => api(path, { ...opts, method: 'POST', body });
 export const patch = (path, body, opts = {}) => api(path, { ...opts, method: 'PATCH', body });
 export const del = (path, opts = {}) => api(path, { ...opts, method: 'DELETE' });
+export const put = (path, body, opts = {}) => api(path, { ...opts, method: 'PUT', body });
 
 /** A human sentence for an error, whatever it is. */
 export function describe(error) {

@@ -8,6 +8,7 @@ const PATHS = {
   stop: 'M7 7h10v10H7z',
   send: 'M4 12l16-8-6 16-2-7-8-1z',
   back: 'M15 5l-7 7 7 7',
+  star: 'M12 3l2.8 5.7 6.2.9-4.5 4.4 1.1 6.2L12 17.3 6.4 20.2l1.1-6.2L3 9.6l6.2-.9z',
 };
 
 export function icon(name) {

@@ -24,6 +24,7 @@ const WAIT: Duration = Duration::from_secs(20);
 
 mod failures;
 mod fake;
+mod search;
 mod settings;
 mod streams;
 mod wire;

@@ -1,7 +1,9 @@
 // The sidebar: the caller's chat sessions (or the trash), kept live by /api/sessions/updates.
-// Arrow keys move between sessions, F2 renames, Delete moves to the trash.
+// Arrow keys move between sessions, F2 renames, Delete moves to the trash. The search box asks
+// the server as one types (titles and conversations, best match first); starred sessions come
+// first in the plain list.
 
-import { api, patch, del, post, describe } from '../api.js';
+import { api, patch, del, post, put, describe } from '../api.js';
 import { h, mount } from '../dom.js';
 import { resumableStream } from '../sse.js';
 import { relativeTime, dateTime } from '../format.js';
@@ -27,6 +29,8 @@ export class SessionList {
     this.stream = null;
     this.everLive = false;
     this.loadToken = 0;
+    this.query = '';
+    this.searchTimer = null;
     this.onSession = (event) => this.apply(event.detail.kind, event.detail.session, false);
   }
 
@@ -74,6 +78,11 @@ export class SessionList {
     this.live = h('span', { class: 'live-dot', dataset: { state: 'connecting' }, title: 'Connecting…' });
     this.tabActive = h('button', { type: 'button', class: 'tab', text: 'Sessions', onClick: () => this.setMode('active') });
     this.tabTrash = h('button', { type: 'button', class: 'tab', text: 'Trash', onClick: () => this.setMode('trash') });
+    this.search = h('input', {
+      type: 'search', class: 'session-search', id: 'session-search', placeholder: 'Search sessions',
+      'aria-label': 'Search sessions (titles and conversations)', maxlength: '200', autocomplete: 'off',
+      onInput: () => this.onSearch(),
+    });
     this.list = h('ul', { class: 'session-list', id: 'session-list', 'aria-label': 'Chat sessions' });
     this.list.addEventListener('keydown', (e) => this.onKey(e));
     this.empty = h('p', { class: 'empty', hidden: true });
@@ -82,6 +91,7 @@ export class SessionList {
       h('div', { class: 'sidebar-head' },
         h('h2', { class: 'sidebar-title' }, 'Your sessions ', this.live),
         h('a', { href: '/', class: 'button button-small primary', 'aria-label': 'New session' }, icon('plus'), h('span', { text: 'New' }))),
+      this.search,
       h('div', { class: 'tabs', role: 'group', 'aria-label': 'Show' }, this.tabActive, this.tabTrash),
       this.list, this.empty, this.more);
     this.syncTabs();
@@ -101,6 +111,17 @@ export class SessionList {
     this.load();
   }
 
+  /** Debounced: one request per pause in typing; an older answer never overwrites a newer one. */
+  onSearch() {
+    clearTimeout(this.searchTimer);
+    this.searchTimer = setTimeout(() => {
+      const q = this.search.value.slice(0, 200);
+      if (q === this.query) return;
+      this.query = q;
+      this.load();
+    }, 150);
+  }
+
   setActive(id) {
     this.activeId = id || null;
     for (const a of this.list.querySelectorAll('a.session-link')) {
@@ -113,6 +134,7 @@ export class SessionList {
     const token = ++this.loadToken;
     const params = new URLSearchParams({ limit: '50' });
     if (this.mode === 'trash') params.set('deleted', 'true');
+    if (this.query.trim()) params.set('q', this.query);
     if (more && this.nextCursor) params.set('cursor', this.nextCursor);
     try {
       const data = await api(`/api/sessions?${params}`);
@@ -133,7 +155,8 @@ export class SessionList {
     const i = this.sessions.findIndex((s) => s.id === session.id);
     let here;
     if (kind === 'deleted') here = this.mode === 'trash';
-    else if (kind === 'created' || kind === 'restored') here = this.mode === 'active';
+    // While searching, only sessions the server matched are shown.
+    else if (kind === 'created' || kind === 'restored') here = this.mode === 'active' && !this.query.trim();
     else here = i !== -1; // 'updated': wherever it is shown
     if (!here) {
       if (i !== -1) {
@@ -161,9 +184,15 @@ export class SessionList {
   renderList() {
     const focusedId = document.activeElement && this.list.contains(document.activeElement)
       ? document.activeElement.closest('li')?.dataset.id : null;
-    mount(this.list, this.sessions.map((s) => this.item(s)));
+    // Search results keep the server's ranking; otherwise starred sessions come first.
+    const shown = this.query.trim()
+      ? this.sessions
+      : [...this.sessions].sort((a, b) => Number(Boolean(b.favorite)) - Number(Boolean(a.favorite)));
+    mount(this.list, shown.map((s) => this.item(s)));
     this.empty.hidden = this.sessions.length > 0;
-    this.empty.textContent = this.mode === 'trash' ? 'The trash is empty.' : 'No sessions yet. Start one with “New”.';
+    this.empty.textContent = this.query.trim()
+      ? 'No session matches your search.'
+      : this.mode === 'trash' ? 'The trash is empty.' : 'No sessions yet. Start one with “New”.';
     this.more.hidden = !this.nextCursor;
     if (focusedId) this.list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] a`)?.focus();
   }
@@ -181,6 +210,10 @@ export class SessionList {
     const actions = this.mode === 'trash'
       ? [h('button', { type: 'button', class: 'icon-button', 'aria-label': `Restore “${title}”`, title: 'Restore', onClick: () => this.restore(s) }, icon('restore'))]
       : [
+        h('button', {
+          type: 'button', class: 'icon-button star', 'aria-pressed': String(Boolean(s.favorite)),
+          'aria-label': `Star “${title}”`, title: s.favorite ? 'Unstar' : 'Star', onClick: () => this.toggleStar(s),
+        }, icon('star')),
         h('button', { type: 'button', class: 'icon-button', 'aria-label': `Rename “${title}”`, title: 'Rename', onClick: () => this.rename(s) }, icon('pencil')),
         h('button', { type: 'button', class: 'icon-button', 'aria-label': `Move “${title}” to trash`, title: 'Move to trash', onClick: () => this.remove(s) }, icon('trash')),
       ];
@@ -201,6 +234,17 @@ export class SessionList {
       if (fresh && current) current.replaceWith(this.item(fresh));
       this.list.querySelector(`li[data-id="${CSS.escape(s.id)}"] a`)?.focus();
     });
+  }
+
+  async toggleStar(s) {
+    const path = `/api/sessions/${encodeURIComponent(s.id)}/favorite`;
+    try {
+      const updated = s.favorite ? await del(path) : await put(path);
+      broadcast('updated', updated);
+      this.renderList();
+    } catch (e) {
+      toast(describe(e), 'error');
+    }
   }
 
   async remove(s) {
