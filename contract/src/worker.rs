@@ -115,6 +115,11 @@ pub const WORKER_VARS: &[VarDoc] = &[
         Some("30000"),
         "After SIGTERM, how long runs may finish before they are interrupted.",
     ),
+    var(
+        crate::names::OUTBOUND_ALLOWED_HOSTS,
+        None,
+        "Git hosts (`host` or `host:port`) the worker may reach although they resolve to non-public addresses, and over plain http; every other remote is resolved once, checked and pinned.",
+    ),
 ];
 
 /// Everything `webedt-worker` reads of its own, validated.
@@ -136,6 +141,9 @@ pub struct WorkerConfig {
     pub command_timeout_ms: u64,
     pub git_protocols: Vec<String>,
     pub shutdown_timeout_ms: u64,
+    /// `OUTBOUND_ALLOWED_HOSTS`, lower-case: git hosts that may resolve to non-public addresses
+    /// (and use plain http), the same list the API reads.
+    pub outbound_allowed_hosts: Vec<String>,
 }
 
 fn get(env: &impl Lookup, name: &'static str) -> Option<String> {
@@ -206,6 +214,14 @@ impl WorkerConfig {
             command_timeout_ms: number(env, WORKER_COMMAND_TIMEOUT_MS, 120_000u64, 1)?,
             git_protocols,
             shutdown_timeout_ms: number(env, WORKER_SHUTDOWN_TIMEOUT_MS, 30_000u64, 0)?,
+            outbound_allowed_hosts: get(env, crate::names::OUTBOUND_ALLOWED_HOSTS)
+                .map(|v| {
+                    v.split(',')
+                        .map(|h| h.trim().to_ascii_lowercase())
+                        .filter(|h| !h.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
         })
     }
 
@@ -229,6 +245,7 @@ impl WorkerConfig {
             command_timeout_ms: 120_000,
             git_protocols: vec!["https".into()],
             shutdown_timeout_ms: 30_000,
+            outbound_allowed_hosts: Vec::new(),
         }
     }
 }

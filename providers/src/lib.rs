@@ -8,6 +8,7 @@
 //! providers are configured and how their events are stored.
 
 mod anthropic;
+pub mod outbound;
 pub mod http;
 mod openai;
 pub mod sse;

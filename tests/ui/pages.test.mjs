@@ -133,10 +133,12 @@ test('account: change password, list and revoke sessions, sign out', async () =>
 
   await page.getByRole('link', { name: 'Account' }).click();
   await page.getByRole('heading', { name: 'Account' }).waitFor();
-  await until(async () => (await page.locator('.device').count()) === 2, 'two devices listed');
-  assert.equal(await page.locator('.device .badge-current').count(), 1);
+  // The Connections card shares the list's look (and classes): select the devices list by name.
+  const devices = page.getByRole('list', { name: 'Signed-in devices' });
+  await until(async () => (await devices.locator('.device').count()) === 2, 'two devices listed');
+  assert.equal(await devices.locator('.device .badge-current').count(), 1);
   await screenshot(page, 'account');
-  await page.locator('.device-list').scrollIntoViewIfNeeded();
+  await devices.scrollIntoViewIfNeeded();
   await screenshot(page, 'account-devices');
 
   // Revoke the phone: its next request is unauthorized and it lands on the sign-in page.

@@ -30,6 +30,9 @@ pub struct Git {
     home: PathBuf,
     protocols: String,
     credential: Option<Credential>,
+    /// A curl `--resolve` entry for the remote's host (the addresses the worker vetted), so git
+    /// connects exactly there and a second DNS answer cannot send it elsewhere.
+    pin: Option<String>,
 }
 
 pub struct Output {
@@ -71,6 +74,7 @@ impl Git {
         home: PathBuf,
         protocols: &[String],
         credential: Option<Credential>,
+        pin: Option<String>,
     ) -> Self {
         Self {
             git_dir,
@@ -78,6 +82,7 @@ impl Git {
             home,
             protocols: protocols.join(":"),
             credential,
+            pin,
         }
     }
 
@@ -119,11 +124,17 @@ impl Git {
                 "diff.external=",
                 "-c",
                 "protocol.version=2",
+                // A redirect could name any host, unvetted and unpinned.
+                "-c",
+                "http.followRedirects=false",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        if let Some(pin) = &self.pin {
+            c.arg("-c").arg(format!("http.curloptResolve={pin}"));
+        }
         if let Some(cred) = &self.credential {
             c.env("WEBEDT_GIT_USERNAME", &cred.username)
                 .env("WEBEDT_GIT_TOKEN", cred.token.expose());

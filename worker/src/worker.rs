@@ -95,6 +95,8 @@ struct Inner {
     tracker: TaskTracker,
     draining: AtomicBool,
     pub metrics: Metrics,
+    /// The SSRF guard for git remotes (OUTBOUND_ALLOWED_HOSTS).
+    outbound: webedt_providers::outbound::Outbound,
 }
 
 impl Worker {
@@ -116,7 +118,6 @@ impl Worker {
         let http = llm::http(providers.connect_timeout, providers.idle_timeout);
         Ok(Self {
             inner: Arc::new(Inner {
-                config,
                 root,
                 confinement,
                 providers,
@@ -126,6 +127,10 @@ impl Worker {
                 tracker: TaskTracker::new(),
                 draining: AtomicBool::new(false),
                 metrics: Metrics::new(),
+                outbound: webedt_providers::outbound::Outbound::new(
+                    &config.outbound_allowed_hosts,
+                ),
+                config,
             }),
         })
     }
@@ -427,7 +432,7 @@ async fn execute_in(
     let mut repo: Option<Repo> = match &request.workspace {
         None => None,
         Some(spec) => Some(tokio::select! {
-            r = workspace::prepare(dir, spec, &cfg.git_protocols) => r?,
+            r = workspace::prepare(dir, spec, &cfg.git_protocols, &inner.outbound) => r?,
             _ = stop.cancelled() => return Err(interrupted()),
         }),
     };

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::git::{Git, GitError, check_branch, url_protocol};
 use crate::protocol::WorkspaceSpec;
+use webedt_providers::outbound::Outbound;
 
 pub struct RunDir {
     pub root: PathBuf,
@@ -81,17 +82,36 @@ pub async fn validate(spec: &WorkspaceSpec, protocols: &[String]) -> Result<(), 
     Ok(())
 }
 
+/// Checks the remote's host like the API checks hosts users name (HTTPS, public addresses,
+/// unless allowlisted) and returns the pin for git. The API checked it when the session was
+/// created, but DNS may answer differently now: this is the lookup git will actually use.
+async fn vet_remote(url: &str, outbound: &Outbound) -> Result<Option<String>, String> {
+    if url_protocol(url) == Some("file") {
+        return Ok(None);
+    }
+    let parsed = url::Url::parse(url)
+        .map_err(|_| "the repository URL must look like https://host/owner/repo.git".to_string())?;
+    let vetted = outbound
+        .vet(&parsed)
+        .await
+        .map_err(|e| format!("repository: {e}"))?;
+    Ok(Outbound::curl_resolve(&vetted))
+}
+
 pub async fn prepare(
     dir: &RunDir,
     spec: &WorkspaceSpec,
     protocols: &[String],
+    outbound: &Outbound,
 ) -> Result<Repo, String> {
+    let pin = vet_remote(&spec.repository_url, outbound).await?;
     let git = Git::new(
         dir.git_dir.clone(),
         dir.work.clone(),
         dir.home.clone(),
         protocols,
         spec.credential.clone(),
+        pin,
     );
     let e = |e: GitError| e.0;
     let url = spec.repository_url.as_str();

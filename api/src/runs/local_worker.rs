@@ -54,6 +54,10 @@ pub fn start(
         } else {
             "https:http:file".into()
         }),
+        // The same SSRF allowlist as the API's (the worker vets and pins git remotes itself).
+        webedt_contract::names::OUTBOUND_ALLOWED_HOSTS => {
+            Some(settings.outbound_allowed_hosts.join(","))
+        }
         // The other WORKER_* settings (turn limits, WORKER_ALLOW_COMMANDS, …) as the developer
         // set them for this process.
         other => std::env::var(other).ok(),

@@ -68,6 +68,8 @@ pub fn bare_repo(tmp: &Path, name: &str) -> PathBuf {
 pub fn config(root: &Path) -> WorkerConfig {
     let mut c = WorkerConfig::embedded(root.to_str().unwrap());
     c.git_protocols = vec!["file".into(), "http".into()];
+    // The smart-HTTP test remote listens on loopback: allowlisted like a company git server.
+    c.outbound_allowed_hosts = vec!["127.0.0.1".into()];
     c
 }
 

@@ -7,5 +7,6 @@ mod agent;
 mod commands;
 mod common;
 mod fakes;
+mod outbound;
 mod processes;
 mod remote;

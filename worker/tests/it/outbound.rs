@@ -1,0 +1,77 @@
+//! Git remotes through the SSRF guard: hosts that resolve to non-public addresses are refused
+//! before git runs, unless allowlisted; an allowlisted host name is pinned to the addresses the
+//! worker vetted (git's `http.curloptResolve`), and git accepts the pin.
+
+use crate::common::*;
+use crate::remote::*;
+
+fn demo() -> Option<ProviderSpec> {
+    Some(ProviderSpec {
+        kind: ProviderKind::Demo,
+        model: None,
+        api_key: None,
+        base_url: None,
+    })
+}
+
+fn error_of(events: &[WorkerEvent]) -> String {
+    match events.last() {
+        Some(WorkerEvent::Error { message }) => message.clone(),
+        other => panic!("the run should fail, it ended with {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remotes_on_private_addresses_are_refused_before_git_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let projects = tmp.path().join("projects");
+    std::fs::create_dir_all(&projects).unwrap();
+    bare_repo(&projects, "repo");
+    // A live remote on loopback, so a refusal cannot be a connection failure in disguise.
+    let remote = http_remote(projects.clone()).await;
+    let port = remote.rsplit(':').next().unwrap().to_string();
+    let mut c = config(&tmp.path().join("root"));
+    c.git_protocols = vec!["https".into(), "http".into()];
+    c.outbound_allowed_hosts = vec![];
+    let w = worker(c);
+    for (url, want) in [
+        (format!("https://localhost:{port}/repo.git"), "`localhost` is not allowed"),
+        (format!("https://127.0.0.1:{port}/repo.git"), "not allowed (loopback)"),
+        ("https://169.254.169.254/repo.git".to_string(), "link-local"),
+        ("https://10.0.0.7/repo.git".to_string(), "private"),
+        (format!("{remote}/repo.git"), "only https://"),
+    ] {
+        let events = run(&w, request("hello", Some(spec(&url, None)), demo())).await;
+        let message = error_of(&events);
+        assert!(message.contains(want), "{url}: {message}");
+        assert!(
+            !events.iter().any(|e| matches!(e, WorkerEvent::ToolUse { .. })),
+            "{url}: the agent never started"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_allowlisted_host_name_is_pinned_and_git_accepts_the_pin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let projects = tmp.path().join("projects");
+    std::fs::create_dir_all(&projects).unwrap();
+    let bare = bare_repo(&projects, "repo");
+    let remote = http_remote(projects.clone()).await;
+    let port = remote.rsplit(':').next().unwrap().to_string();
+    let mut c = config(&tmp.path().join("root"));
+    c.outbound_allowed_hosts = vec![format!("localhost:{port}")];
+    let w = worker(c);
+    let mut s = spec(&format!("http://localhost:{port}/repo.git"), None);
+    s.credential = Some(Credential {
+        username: "x-access-token".into(),
+        token: Secret::new(TOKEN),
+    });
+    let events = run(&w, request("Mention the tests", Some(s), demo())).await;
+    assert_completed(&events);
+    let head = last_changes(&events).head_commit.expect("pushed");
+    assert_eq!(
+        git(&bare, &["rev-parse", "webedt/0123456789abcdef"]).trim(),
+        head
+    );
+}
