@@ -8,9 +8,9 @@
 //! providers are configured and how their events are stored.
 
 mod anthropic;
-pub mod outbound;
 pub mod http;
 mod openai;
+pub mod outbound;
 pub mod sse;
 pub mod wire;
 mod worker;

@@ -127,9 +127,7 @@ impl Worker {
                 tracker: TaskTracker::new(),
                 draining: AtomicBool::new(false),
                 metrics: Metrics::new(),
-                outbound: webedt_providers::outbound::Outbound::new(
-                    &config.outbound_allowed_hosts,
-                ),
+                outbound: webedt_providers::outbound::Outbound::new(&config.outbound_allowed_hosts),
                 config,
             }),
         })

@@ -193,7 +193,10 @@ mod tests {
     #[tokio::test]
     async fn curl_resolve_pins_names_not_literals() {
         let allowed = Outbound::new(&["localhost".into()]);
-        let named = allowed.vet(&url("http://localhost:8080/r.git")).await.unwrap();
+        let named = allowed
+            .vet(&url("http://localhost:8080/r.git"))
+            .await
+            .unwrap();
         let entry = Outbound::curl_resolve(&named).unwrap();
         assert!(entry.starts_with("localhost:8080:"), "{entry}");
         // Every address localhost resolved to is pinned, IPv6 ones in brackets.

@@ -35,8 +35,14 @@ async fn remotes_on_private_addresses_are_refused_before_git_runs() {
     c.outbound_allowed_hosts = vec![];
     let w = worker(c);
     for (url, want) in [
-        (format!("https://localhost:{port}/repo.git"), "`localhost` is not allowed"),
-        (format!("https://127.0.0.1:{port}/repo.git"), "not allowed (loopback)"),
+        (
+            format!("https://localhost:{port}/repo.git"),
+            "`localhost` is not allowed",
+        ),
+        (
+            format!("https://127.0.0.1:{port}/repo.git"),
+            "not allowed (loopback)",
+        ),
         ("https://169.254.169.254/repo.git".to_string(), "link-local"),
         ("https://10.0.0.7/repo.git".to_string(), "private"),
         (format!("{remote}/repo.git"), "only https://"),
@@ -45,7 +51,9 @@ async fn remotes_on_private_addresses_are_refused_before_git_runs() {
         let message = error_of(&events);
         assert!(message.contains(want), "{url}: {message}");
         assert!(
-            !events.iter().any(|e| matches!(e, WorkerEvent::ToolUse { .. })),
+            !events
+                .iter()
+                .any(|e| matches!(e, WorkerEvent::ToolUse { .. })),
             "{url}: the agent never started"
         );
     }
