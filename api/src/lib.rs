@@ -24,6 +24,7 @@ pub mod realtime;
 pub mod runs;
 pub mod server;
 pub mod sessions;
+pub mod shares;
 pub mod state;
 pub mod telemetry;
 pub mod ui;

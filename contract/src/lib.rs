@@ -15,6 +15,7 @@ mod lookup;
 pub mod names;
 mod scale;
 mod settings;
+mod shares;
 mod vars;
 pub mod worker;
 
@@ -28,4 +29,5 @@ pub use settings::{
     MIN_SESSION_SECRET_BYTES, OpenAiSettings, OrphanSettings, PROVIDER_IDS, PoolSettings,
     ProviderLimits, ProviderSettings, Secret, Settings, ShutdownSettings, WorkerSettings,
 };
+pub use shares::ShareSettings;
 pub use vars::{VARS, VarDoc};

@@ -24,6 +24,8 @@ pub const DB_POOLER_MODE: &str = "DB_POOLER_MODE";
 pub const EVENT_TEXT_COALESCE_MS: &str = "EVENT_TEXT_COALESCE_MS";
 /// Days a session stays in the trash before it is purged with its events.
 pub const TRASH_RETENTION_DAYS: &str = "TRASH_RETENTION_DAYS";
+/// Open anonymous event streams of one share link on one replica.
+pub const LIMIT_STREAMS_PER_SHARE: &str = "LIMIT_STREAMS_PER_SHARE";
 
 pub const HOST: &str = "HOST";
 pub const PORT: &str = "PORT";

@@ -552,6 +552,8 @@ pub struct Settings {
     /// Connection timeouts and caps, per-user and per-IP limits.
     pub limits: crate::limits::LimitSettings,
     pub scale: crate::ScaleSettings,
+    /// Share links: the cap on their anonymous streams.
+    pub shares: crate::ShareSettings,
     /// `DB_SSLMODE` / `DB_SSLROOTCERT`, applied to both database URLs.
     pub database_tls: crate::database::DatabaseTls,
 }
@@ -672,6 +674,7 @@ impl Settings {
             providers: ProviderSettings::from_env(env)?,
             limits: crate::limits::LimitSettings::from_env(env)?,
             scale: crate::ScaleSettings::from_env(env)?,
+            shares: crate::ShareSettings::from_env(env)?,
             database_tls: crate::database::DatabaseTls::from_env(env)?,
         })
     }
@@ -779,6 +782,7 @@ mod tests {
                 s.shutdown.to_env(),
                 s.providers.limits.to_env(),
                 s.scale.to_env(),
+                s.shares.to_env(),
             ]
             .concat();
             if let Some((_, v)) = rendered.iter().find(|(k, _)| *k == doc.name) {

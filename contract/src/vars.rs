@@ -256,6 +256,11 @@ pub const VARS: &[VarDoc] = &[
         "Open event streams per user on one replica (each holds a connection and its descriptor); then 429.",
     ),
     var(
+        LIMIT_STREAMS_PER_SHARE,
+        Some("20"),
+        "Open anonymous event streams of one share link (`/shared#…`) on one replica; then 429 `stream_limit`. Revoking the link ends them.",
+    ),
+    var(
         LIMIT_RUNS_PER_USER,
         Some("5"),
         "Runs in progress per user across all replicas (counted in the transaction that starts a run); then 429.",

@@ -32,8 +32,11 @@ COOKIE = "webedt_session"
 
 SESSION_OPS = {
     "getSession", "renameSession", "deleteSession", "restoreSession", "listEvents",
-    "streamEvents", "resumeEvents", "sendMessage", "interruptRun",
+    "streamEvents", "resumeEvents", "sendMessage", "interruptRun", "createShare", "revokeShare",
+    "starSession", "unstarSession",
 }
+# The read-only routes of a share link: half their positive cases get a live link's token.
+SHARED_OPS = {"getSharedSession", "listSharedEvents", "streamSharedEvents"}
 GIT_HOST = os.environ.get("WEBEDT_GIT_HOST")
 GIT_TOKEN = os.environ.get("WEBEDT_GIT_TOKEN")
 ADMIN_USER_OPS = {"adminDisableUser", "adminEnableUser", "adminStopUserRuns"}
@@ -125,6 +128,10 @@ def own_id(case, token):
     if name in SESSION_OPS:
         _local.owned = _post("/api/sessions", {}, token).json()["id"]
         return _local.owned
+    if name == "getShare":
+        owned = _post("/api/sessions", {}, token).json()["id"]
+        _post(f"/api/sessions/{owned}/share", {}, token)
+        return owned
     if name == "deleteConnection" and GIT_HOST:
         r = _post("/api/connections", {"host": f"http://{GIT_HOST}", "token": GIT_TOKEN}, token)
         return r.json().get("id")
@@ -152,6 +159,10 @@ def before_call(context, case, kwargs):
         own = own_id(case, token)
         if own is not None:
             case.path_parameters["id"] = own
+    if name in SHARED_OPS and positive(case) and _random.random() < 0.5:
+        owned = _post("/api/sessions", {}, token).json()["id"]
+        link = _post(f"/api/sessions/{owned}/share", {}, token).json()["token"]
+        case.headers["X-Share-Token"] = link
     if name == "interruptRun" and case.path_parameters.get("id") == getattr(_local, "owned", None):
         # Something to interrupt: a run of the demo provider lasts a few tens of milliseconds.
         _http.post(BASE + f"/api/sessions/{_local.owned}/send", json={"message": "hi"},

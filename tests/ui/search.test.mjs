@@ -51,3 +51,26 @@ test('typing in the search box finds sessions by title and conversation; the sta
   assert.equal(await page.getByRole('button', { name: `Star “${older}”` }).getAttribute('aria-pressed'), 'true');
   await screenshot(page, 'starred-first');
 });
+
+test('search results mark the matched words in titles and conversation snippets, as text only', async () => {
+  await page.goto(`${env.base}/`);
+  await until(async () => (await titles()).length >= 2, 'listed');
+  // A title that would be markup if anything parsed it.
+  await page.evaluate(async () => {
+    await fetch('/api/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ title: '<img src=x onerror="window.__xss=1"> tokenizer notes' }) });
+  });
+  const box = page.getByRole('searchbox', { name: /Search sessions/ });
+  await box.fill('tokeni');
+  await until(async () => (await titles()).length === 2, 'two tokenizer hits');
+  const marks = await page.locator('#session-list .session-title mark').allTextContents();
+  assert.ok(marks.length >= 2 && marks.every((m) => m.toLowerCase() === 'tokeni'), JSON.stringify(marks));
+  assert.ok((await titles()).includes('<img src=x onerror="window.__xss=1"> tokenizer notes'), 'shown as text');
+  assert.equal(await page.locator('#session-list img').count(), 0);
+  assert.equal(await page.evaluate(() => window.__xss), undefined);
+  // The run's conversation matched: its snippet marks the word too.
+  const snippet = page.locator('#session-list .session-snippet').first();
+  await snippet.waitFor();
+  assert.match(await snippet.locator('mark').first().textContent(), /^tokeni/i);
+  await screenshot(page, 'search-highlights');
+  await box.fill('');
+});

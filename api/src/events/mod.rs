@@ -12,7 +12,7 @@ use sqlx::PgExecutor;
 use uuid::Uuid;
 
 pub use kinds::Event;
-pub use routes::router;
+pub use routes::{resume_point, router};
 pub use stream::{session_stream, stream_slot};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]

@@ -28,6 +28,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::admin::router())
         .merge(crate::sessions::router())
         .merge(crate::events::router())
+        .merge(crate::shares::router())
         .merge(crate::runs::router())
         .merge(crate::connections::router())
         .merge(docs::router())
@@ -65,6 +66,7 @@ fn document_json() -> &'static str {
         (name = "sessions", description = "Chat and code sessions"),
         (name = "runs", description = "Starting and stopping runs, providers"),
         (name = "events", description = "A session's event log: read, stream, resume"),
+        (name = "shares", description = "Read-only links to a session: the owner creates and revokes them; anyone with one reads the transcript and follows a live run"),
         (name = "connections", description = "The caller's connections to git hosts (tokens stored encrypted, never returned)"),
         (name = "admin", description = "Administration (administrators only)"),
         (name = "meta", description = "This document and its reference page"),

@@ -44,6 +44,9 @@ pub struct Hub {
     runs: Mutex<HashMap<Uuid, CancellationToken>>,
     /// Open event streams per user, for the cap and for ending them with their login session.
     pub streams: Arc<super::Streams>,
+    /// Open anonymous streams per share link (keyed by the share's id), for
+    /// `LIMIT_STREAMS_PER_SHARE` and for ending them when the link is revoked.
+    pub share_streams: Arc<super::Streams>,
 }
 
 /// A subscription that removes its channel when the last subscriber of a key goes away.

@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::{
     AUTH_ENDED_CHANNEL, EVENTS_CHANNEL, EventSignal, INTERRUPTS_CHANNEL, SESSIONS_CHANNEL,
-    SessionChange, UserSignal,
+    SHARE_REVOKED_CHANNEL, SessionChange, UserSignal,
 };
 use crate::state::AppState;
 
@@ -76,6 +76,7 @@ async fn listen(state: &AppState) -> sqlx::Result<PgListener> {
             SESSIONS_CHANNEL,
             INTERRUPTS_CHANNEL,
             AUTH_ENDED_CHANNEL,
+            SHARE_REVOKED_CHANNEL,
         ])
         .await?;
     Ok(listener)
@@ -136,6 +137,14 @@ async fn dispatch(state: &AppState, n: PgNotification) {
                 let ended = state.hub.streams.end(user, Some(session));
                 if ended > 0 {
                     tracing::info!(%user, streams = ended, "login session ended: closing its streams");
+                }
+            }
+        }
+        SHARE_REVOKED_CHANNEL => {
+            if let Ok(share) = Uuid::parse_str(payload) {
+                let ended = state.hub.share_streams.end(share, None);
+                if ended > 0 {
+                    tracing::info!(%share, streams = ended, "share link revoked: closing its streams");
                 }
             }
         }

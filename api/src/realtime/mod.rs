@@ -16,3 +16,5 @@ pub const SESSIONS_CHANNEL: &str = "webedt_session_changes";
 pub const INTERRUPTS_CHANNEL: &str = "webedt_interrupts";
 /// `{user}:{auth session public id}`, sent by the `auth_sessions` delete trigger.
 pub const AUTH_ENDED_CHANNEL: &str = "webedt_auth_ended";
+/// `{share id}`, sent by the `session_shares` delete trigger (revoked, replaced, purged).
+pub const SHARE_REVOKED_CHANNEL: &str = "webedt_share_revoked";

@@ -1,6 +1,7 @@
 //! Chat sessions: CRUD with soft delete, owner-only (another user's session is a 404, never a
 //! 403, so ids reveal nothing), and the live session-list stream.
 
+mod bulk;
 pub mod repository;
 pub mod retention;
 mod routes;
@@ -45,6 +46,12 @@ pub struct Session {
     pub head_commit: Option<String>,
     /// Starred by its owner (`starSession`); `?favorite=true` lists only these.
     pub favorite: bool,
+    /// Search results (`q`) only: the conversation's best matching passage, each match between
+    /// U+E000 and U+E001 (characters removed from the text first, so they only ever mark
+    /// matches); absent for a title-only hit and everywhere else.
+    #[sqlx(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub snippet: Option<String>,
 }
 
 /// The columns of [`Session`], as a literal so queries stay `&'static str`.

@@ -27,23 +27,46 @@ pub fn job(retention_days: u32, interval: Duration) -> Job {
     }
 }
 
-/// Deletes trashed sessions past the retention, oldest first, in batches of [`BATCH`].
-pub async fn purge(db: &Db, retention_days: u32) -> anyhow::Result<Value> {
-    let mut sessions = 0u64;
-    let mut batches = 0usize;
-    while batches < MAX_BATCHES {
-        let deleted = sqlx::query(
+/// Which trashed sessions a purge removes.
+#[derive(Clone, Copy)]
+enum Scope {
+    /// Everyone's, deleted more than this many days ago (the job).
+    Expired(u32),
+    /// One user's whole trash ("empty trash").
+    Trash(uuid::Uuid),
+}
+
+/// One batch of at most [`BATCH`] sessions, oldest deletion first, in its own transaction;
+/// their events and search rows go with them (`ON DELETE CASCADE`). Rows another purge holds
+/// are skipped, not waited for.
+async fn purge_batch(db: &Db, scope: Scope) -> sqlx::Result<u64> {
+    let query = match scope {
+        Scope::Expired(days) => sqlx::query(
             "DELETE FROM chat_sessions WHERE id IN (
                  SELECT id FROM chat_sessions
                  WHERE deleted_at < now() - make_interval(days => $1)
                  ORDER BY deleted_at LIMIT $2
                  FOR UPDATE SKIP LOCKED)",
         )
-        .bind(retention_days as i32)
-        .bind(BATCH)
-        .execute(db)
-        .await?
-        .rows_affected();
+        .bind(days as i32),
+        Scope::Trash(user) => sqlx::query(
+            "DELETE FROM chat_sessions WHERE id IN (
+                 SELECT id FROM chat_sessions
+                 WHERE user_id = $1 AND deleted_at IS NOT NULL
+                 ORDER BY deleted_at LIMIT $2
+                 FOR UPDATE SKIP LOCKED)",
+        )
+        .bind(user),
+    };
+    Ok(query.bind(BATCH).execute(db).await?.rows_affected())
+}
+
+/// Deletes trashed sessions past the retention, oldest first, in batches of [`BATCH`].
+pub async fn purge(db: &Db, retention_days: u32) -> anyhow::Result<Value> {
+    let mut sessions = 0u64;
+    let mut batches = 0usize;
+    while batches < MAX_BATCHES {
+        let deleted = purge_batch(db, Scope::Expired(retention_days)).await?;
         sessions += deleted;
         batches += 1;
         if deleted < BATCH as u64 {
@@ -51,4 +74,17 @@ pub async fn purge(db: &Db, retention_days: u32) -> anyhow::Result<Value> {
         }
     }
     Ok(json!({ "purgedSessions": sessions, "batches": batches, "retentionDays": retention_days }))
+}
+
+/// Empties `user`'s trash now, with the job's batches; returns the sessions removed. A
+/// session trashed while this runs may stay (the next "empty" or the job takes it).
+pub async fn purge_user_trash(db: &Db, user: uuid::Uuid) -> sqlx::Result<u64> {
+    let mut sessions = 0u64;
+    loop {
+        let deleted = purge_batch(db, Scope::Trash(user)).await?;
+        sessions += deleted;
+        if deleted < BATCH as u64 {
+            return Ok(sessions);
+        }
+    }
 }

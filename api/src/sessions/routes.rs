@@ -26,6 +26,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(show, rename, soft_delete))
         .routes(routes!(restore))
         .routes(routes!(star, unstar))
+        .routes(routes!(super::bulk::bulk))
+        .routes(routes!(super::bulk::empty_trash))
 }
 
 const MAX_TITLE: usize = 200;

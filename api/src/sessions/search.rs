@@ -22,6 +22,12 @@ pub const MAX_QUERY_CHARS: usize = 200;
 /// more than any prompt and answer one reads back.
 pub const MAX_TURN_BYTES: usize = 256 * 1024;
 
+/// `ts_headline`'s options for result snippets: one short passage, matches between U+E000 and
+/// U+E001 (private-use characters, stripped from the text first), which the UI turns into
+/// `<mark>` elements without parsing any HTML.
+const HEADLINE_OPTIONS: &str =
+    "StartSel=\u{E000}, StopSel=\u{E001}, MaxWords=18, MinWords=6, MaxFragments=1";
+
 /// What `q` asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Search {
@@ -121,7 +127,11 @@ pub async fn search(
          ranked AS (SELECT hit, (max(tr) + max(br))::real AS rank FROM hits GROUP BY hit)
          SELECT ranked.rank, ",
         session_columns!(),
-        " FROM ranked JOIN chat_sessions ON chat_sessions.id = ranked.hit
+        ", (SELECT ts_headline('simple', replace(replace(t.body, U&'\\E000', ''), U&'\\E001', ''), q.q, $9)
+              FROM session_search t, q
+             WHERE t.chat_session_id = chat_sessions.id AND t.tsv @@ q.q
+             ORDER BY ts_rank(t.tsv, q.q, 32) DESC, t.seq DESC LIMIT 1) AS snippet
+           FROM ranked JOIN chat_sessions ON chat_sessions.id = ranked.hit
           WHERE user_id = $1 AND (deleted_at IS NOT NULL) = $3 AND (favorite OR NOT $4)
             AND ($5::real IS NULL OR (ranked.rank, created_at, id) < ($5, $6, $7))
           ORDER BY ranked.rank DESC, created_at DESC, id DESC
@@ -136,6 +146,7 @@ pub async fn search(
         .bind(after.map(|c| c.created_at))
         .bind(after.map(|c| c.id))
         .bind(limit)
+        .bind(HEADLINE_OPTIONS)
         .fetch_all(state.db.pool())
         .await?;
     Ok(rows)

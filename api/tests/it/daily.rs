@@ -261,3 +261,51 @@ async fn bad_search_queries_are_422_invalid_search() {
     let (status, _) = get(&app, "bogus-token", "/api/sessions?q=a%00b").await;
     assert_eq!(status, 401);
 }
+
+#[tokio::test]
+async fn search_results_carry_a_snippet_with_the_matches_marked_and_nothing_else_does() {
+    let app = spawn().await;
+    let alice = app.register("snippet-alice@example.com").await;
+    let titled = create(&app, &alice, Some("Fix parse_config crash")).await;
+    let body_hit = create(&app, &alice, Some("Investigation")).await;
+    // The markers in the text itself are dropped: they only ever mark matches.
+    run(
+        &app,
+        &alice,
+        &body_hit,
+        "where is parse_config \u{E000} called from",
+    )
+    .await;
+
+    let (status, body) = get(&app, &alice, "/api/sessions?q=parse_config").await;
+    assert_eq!(status, 200);
+    let sessions = body["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 2, "{body}");
+    assert_eq!(sessions[0]["id"], titled.as_str());
+    assert!(
+        sessions[0].get("snippet").is_none(),
+        "a title-only hit: {body}"
+    );
+    let snippet = sessions[1]["snippet"]
+        .as_str()
+        .expect("a body hit has a snippet");
+    assert!(snippet.contains("\u{E000}parse\u{E001}"), "{snippet:?}");
+    assert!(snippet.contains("\u{E000}config\u{E001}"), "{snippet:?}");
+    assert!(snippet.contains("where is"), "{snippet:?}");
+    assert_eq!(
+        snippet.matches('\u{E000}').count(),
+        snippet.matches('\u{E001}').count()
+    );
+    assert!(!snippet.contains("\u{E000}\u{E000}"), "{snippet:?}");
+    // The plain list and a single session never carry one.
+    let (_, list) = get(&app, &alice, "/api/sessions").await;
+    assert!(
+        list["sessions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s.get("snippet").is_none())
+    );
+    let (_, one) = get(&app, &alice, &format!("/api/sessions/{body_hit}")).await;
+    assert!(one.get("snippet").is_none());
+}

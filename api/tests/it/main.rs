@@ -23,4 +23,6 @@ mod openapi;
 mod providers;
 mod retention;
 mod runs;
+mod shares;
 mod shutdown;
+mod trash;

@@ -10,6 +10,7 @@ import * as homePage from './pages/home.js';
 import * as chatPage from './pages/chat.js';
 import * as accountPage from './pages/account.js';
 import * as adminPage from './pages/admin.js';
+import * as sharedPage from './pages/shared.js';
 
 const state = { user: null, sessionList: null };
 const main = document.getElementById('main');
@@ -91,6 +92,8 @@ route('/', (el, c) => homePage.render(el, c), { name: 'home' });
 route('/sessions/:id', (el, c) => chatPage.render(el, c), { name: 'chat' });
 route('/account', (el, c) => accountPage.render(el, c), { name: 'account' });
 route('/admin', (el, c) => adminPage.render(el, c), { name: 'admin' });
+// A share link's read-only page: signed in or not, it looks the same.
+route('/shared', (el, c) => sharedPage.render(el, c), { anyone: true, name: 'shared' });
 
 function notFound(el) {
   title('Not found');
@@ -103,7 +106,7 @@ function notFound(el) {
 async function onRoute(matched, url, isStale) {
   const name = matched ? matched.options.name : 'notfound';
   document.body.dataset.route = name;
-  if (matched && !matched.options.public && !state.user) {
+  if (matched && !matched.options.public && !matched.options.anyone && !state.user) {
     navigate(`/login?next=${encodeURIComponent(url.pathname + url.search)}`, { replace: true });
     return null;
   }

@@ -83,10 +83,13 @@ export function backoff(attempt) {
  *   onEnd()             → awaited when the server ended the stream normally; return true to
  *                         reconnect, false to stop (e.g. the run is over)
  *   idleTimeoutMs       → no bytes (not even a heartbeat) for this long = a dead connection
+ *   headers             → extra request headers (the shared page's X-Share-Token)
+ *   credentials         → fetch's credentials mode ('omit' sends no cookie)
  * Returns { close() }. Permanent HTTP errors (401/403/404) stop it with state 'failed'.
  */
 export function resumableStream({ url, lastId = () => null, onFrame, onState = () => {},
-  onEnd = async () => true, idleTimeoutMs = 45000 }) {
+  onEnd = async () => true, idleTimeoutMs = 45000, headers: extraHeaders = {},
+  credentials = 'same-origin' }) {
   const stop = new AbortController();
   let attempt = 0;
   let conn = null;
@@ -124,10 +127,10 @@ export function resumableStream({ url, lastId = () => null, onFrame, onState = (
     try {
       arm();
       const id = lastId();
-      const headers = { Accept: 'text/event-stream' };
+      const headers = { ...extraHeaders, Accept: 'text/event-stream' };
       if (id != null) headers['Last-Event-ID'] = String(id);
       const res = await fetch(url(id), {
-        headers, cache: 'no-store', credentials: 'same-origin', signal: current.signal,
+        headers, cache: 'no-store', credentials, signal: current.signal,
       });
       noteResponse(res);
       if (!res.ok) throw new HttpError(res.status);

@@ -1,7 +1,8 @@
 // The sidebar: the caller's chat sessions (or the trash), kept live by /api/sessions/updates.
 // Arrow keys move between sessions, F2 renames, Delete moves to the trash. The search box asks
 // the server as one types (titles and conversations, best match first); starred sessions come
-// first in the plain list.
+// first in the plain list. "Select" turns on checkboxes for moving several sessions to the
+// trash (or restoring them) at once; the trash can be emptied now, after a confirmation.
 
 import { api, patch, del, post, put, describe } from '../api.js';
 import { h, mount } from '../dom.js';
@@ -11,6 +12,7 @@ import { statusBadge, toast, setConnection } from '../ui.js';
 import { icon } from '../icons.js';
 import { inlineRename } from './rename.js';
 import { navigate } from '../router.js';
+import { highlight, snippetNodes } from '../highlight.js';
 
 export const displayTitle = (s) => (s.title && s.title.trim()) || 'Untitled session';
 
@@ -31,6 +33,8 @@ export class SessionList {
     this.loadToken = 0;
     this.query = '';
     this.searchTimer = null;
+    this.selecting = false;
+    this.selected = new Set();
     this.onSession = (event) => this.apply(event.detail.kind, event.detail.session, false);
   }
 
@@ -41,6 +45,11 @@ export class SessionList {
     this.stream = resumableStream({
       url: () => '/api/sessions/updates',
       onFrame: (frame) => {
+        // Changes that name no single session (the trash emptied, missed notifications).
+        if (frame.event === 'resync') {
+          this.load();
+          return;
+        }
         if (frame.event !== 'session') return;
         let msg;
         try {
@@ -87,12 +96,24 @@ export class SessionList {
     this.list.addEventListener('keydown', (e) => this.onKey(e));
     this.empty = h('p', { class: 'empty', hidden: true });
     this.more = h('button', { type: 'button', class: 'button-quiet load-more', text: 'Load more', hidden: true, onClick: () => this.load(true) });
+    this.selectToggle = h('button', {
+      type: 'button', class: 'button-quiet button-small', id: 'select-toggle', text: 'Select',
+      'aria-pressed': 'false', onClick: () => this.setSelecting(!this.selecting),
+    });
+    this.emptyButton = h('button', {
+      type: 'button', class: 'button-quiet button-small danger-quiet', id: 'empty-trash', text: 'Empty trash',
+      hidden: true, onClick: () => this.confirmEmpty(),
+    });
+    this.bulkBar = h('div', { class: 'bulk-bar', id: 'bulk-bar', role: 'group', 'aria-label': 'Selected sessions', hidden: true });
+    this.confirmBox = h('div', { class: 'confirm-box', id: 'empty-confirm', role: 'alertdialog', 'aria-label': 'Empty the trash', hidden: true });
     mount(this.container,
       h('div', { class: 'sidebar-head' },
         h('h2', { class: 'sidebar-title' }, 'Your sessions ', this.live),
         h('a', { href: '/', class: 'button button-small primary', 'aria-label': 'New session' }, icon('plus'), h('span', { text: 'New' }))),
       this.search,
       h('div', { class: 'tabs', role: 'group', 'aria-label': 'Show' }, this.tabActive, this.tabTrash),
+      h('div', { class: 'list-tools' }, this.selectToggle, this.emptyButton),
+      this.confirmBox, this.bulkBar,
       this.list, this.empty, this.more);
     this.syncTabs();
   }
@@ -100,6 +121,92 @@ export class SessionList {
   syncTabs() {
     this.tabActive.setAttribute('aria-pressed', String(this.mode === 'active'));
     this.tabTrash.setAttribute('aria-pressed', String(this.mode === 'trash'));
+    this.emptyButton.hidden = this.mode !== 'trash';
+    this.confirmBox.hidden = true;
+  }
+
+  setSelecting(on) {
+    this.selecting = on;
+    this.selected.clear();
+    this.selectToggle.setAttribute('aria-pressed', String(on));
+    this.selectToggle.textContent = on ? 'Done' : 'Select';
+    this.renderList();
+  }
+
+  /** The bar over the list while selecting: what is selected and what can be done with it. */
+  renderBulkBar() {
+    this.bulkBar.hidden = !this.selecting;
+    if (!this.selecting) return;
+    const ids = this.shownIds();
+    const n = this.selected.size;
+    const all = ids.length > 0 && ids.every((id) => this.selected.has(id));
+    const action = this.mode === 'trash'
+      ? h('button', { type: 'button', class: 'button-small', id: 'bulk-restore', disabled: n === 0, text: `Restore ${n}`, onClick: () => this.bulk('restore') })
+      : h('button', { type: 'button', class: 'button-small danger', id: 'bulk-delete', disabled: n === 0, text: `Move ${n} to trash`, onClick: () => this.bulk('delete') });
+    mount(this.bulkBar,
+      h('label', { class: 'select-all' },
+        h('input', { type: 'checkbox', id: 'select-all', checked: all, onChange: (e) => this.selectAll(e.target.checked) }),
+        ' All'),
+      h('span', { class: 'bulk-count', text: `${n} selected` }),
+      action);
+  }
+
+  shownIds() {
+    return [...this.list.querySelectorAll('li.session-item')].map((li) => li.dataset.id);
+  }
+
+  selectAll(on) {
+    for (const id of this.shownIds()) {
+      if (on) this.selected.add(id);
+      else this.selected.delete(id);
+    }
+    for (const box of this.list.querySelectorAll('input.select-session')) box.checked = on;
+    this.renderBulkBar();
+  }
+
+  async bulk(action) {
+    const ids = [...this.selected].slice(0, 100);
+    if (!ids.length) return;
+    try {
+      const res = await post('/api/sessions/bulk', { action, ids });
+      const done = (res.results || []).filter((r) => r.result !== 'not_found').map((r) => r.id);
+      for (const id of done) {
+        const s = this.sessions.find((x) => x.id === id);
+        if (s) broadcast(action === 'delete' ? 'deleted' : 'restored', { ...s, deletedAt: action === 'delete' ? new Date().toISOString() : null });
+        this.selected.delete(id);
+      }
+      if (action === 'delete' && done.includes(this.activeId)) navigate('/');
+      const word = action === 'delete' ? 'Moved' : 'Restored';
+      const where = action === 'delete' ? ' to the trash' : '';
+      toast(`${word} ${done.length} session${done.length === 1 ? '' : 's'}${where}.`);
+      this.renderList();
+    } catch (e) {
+      toast(describe(e), 'error');
+    }
+  }
+
+  /** "Empty trash" asks first, in place: the sessions and their conversations are gone for good. */
+  confirmEmpty() {
+    mount(this.confirmBox,
+      h('p', { text: 'Delete every session in the trash for good? This cannot be undone.' }),
+      h('div', { class: 'confirm-actions' },
+        h('button', { type: 'button', class: 'button-small danger', id: 'empty-confirm-yes', text: 'Empty trash', onClick: () => this.emptyTrash() }),
+        h('button', { type: 'button', class: 'button-small button-quiet', text: 'Cancel', onClick: () => { this.confirmBox.hidden = true; this.emptyButton.focus(); } })));
+    this.confirmBox.hidden = false;
+    this.confirmBox.querySelector('button.button-quiet').focus();
+  }
+
+  async emptyTrash() {
+    this.confirmBox.hidden = true;
+    try {
+      const res = await post('/api/sessions/trash/empty');
+      const n = res.purgedSessions || 0;
+      toast(`Emptied the trash: ${n} session${n === 1 ? '' : 's'} deleted for good.`);
+      this.selected.clear();
+      this.load();
+    } catch (e) {
+      toast(describe(e), 'error');
+    }
   }
 
   setMode(mode) {
@@ -107,6 +214,7 @@ export class SessionList {
     this.mode = mode;
     this.syncTabs();
     this.sessions = [];
+    this.selected.clear();
     this.renderList();
     this.load();
   }
@@ -170,7 +278,8 @@ export class SessionList {
       this.renderList();
       return;
     }
-    this.sessions[i] = session;
+    // A change notification carries no search snippet: keep the one the search gave.
+    this.sessions[i] = this.sessions[i].snippet && !session.snippet ? { ...session, snippet: this.sessions[i].snippet } : session;
     const old = this.list.querySelector(`li[data-id="${CSS.escape(session.id)}"]`);
     if (!old) this.renderList();
     else if (!old.querySelector('form')) {
@@ -195,15 +304,21 @@ export class SessionList {
       : this.mode === 'trash' ? 'The trash is empty.' : 'No sessions yet. Start one with “New”.';
     this.more.hidden = !this.nextCursor;
     if (focusedId) this.list.querySelector(`li[data-id="${CSS.escape(focusedId)}"] a`)?.focus();
+    // Selections only ever name sessions still shown.
+    const ids = new Set(this.shownIds());
+    for (const id of [...this.selected]) if (!ids.has(id)) this.selected.delete(id);
+    this.renderBulkBar();
   }
 
   item(s) {
     const title = displayTitle(s);
+    const searching = Boolean(this.query.trim());
     const link = h('a', {
       class: 'session-link', href: `/sessions/${encodeURIComponent(s.id)}`, dataset: { id: s.id },
       'aria-current': s.id === this.activeId ? 'page' : null,
     },
-    h('span', { class: 'session-title', text: title }),
+    h('span', { class: 'session-title' }, searching ? highlight(title, this.query) : title),
+    searching && s.snippet ? h('span', { class: 'session-snippet' }, snippetNodes(s.snippet)) : null,
     h('span', { class: 'session-meta' },
       statusBadge(s.status),
       h('time', { datetime: s.updatedAt, title: dateTime(s.updatedAt), text: relativeTime(s.updatedAt) })));
@@ -217,8 +332,18 @@ export class SessionList {
         h('button', { type: 'button', class: 'icon-button', 'aria-label': `Rename “${title}”`, title: 'Rename', onClick: () => this.rename(s) }, icon('pencil')),
         h('button', { type: 'button', class: 'icon-button', 'aria-label': `Move “${title}” to trash`, title: 'Move to trash', onClick: () => this.remove(s) }, icon('trash')),
       ];
+    const check = this.selecting
+      ? h('input', {
+        type: 'checkbox', class: 'select-session', 'aria-label': `Select “${title}”`, checked: this.selected.has(s.id),
+        onChange: (e) => {
+          if (e.target.checked) this.selected.add(s.id);
+          else this.selected.delete(s.id);
+          this.renderBulkBar();
+        },
+      })
+      : null;
     return h('li', { class: 'session-item', dataset: { id: s.id, status: s.status } },
-      link, h('div', { class: 'session-actions' }, actions));
+      check, link, h('div', { class: 'session-actions' }, actions));
   }
 
   rename(s) {

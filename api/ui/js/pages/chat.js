@@ -12,6 +12,7 @@ import { providerPicker, isDemo } from '../components/provider-picker.js';
 import { displayTitle, broadcast } from '../components/session-list.js';
 import { inlineRename } from '../components/rename.js';
 import { submitOnEnter } from './home.js';
+import { shareControls } from '../components/share.js';
 
 const PAGE = 500;
 
@@ -67,13 +68,15 @@ export async function render(main, ctx) {
     h('div', { class: 'composer-row' }, picker.el, sendButton),
     composerHint, sendError);
   submitOnEnter(followup, composer);
+  const share = shareControls(id);
 
   mount(main, h('section', { class: 'chat', 'aria-labelledby': 'chat-heading' },
     h('header', { class: 'chat-head' },
       h('a', { href: '/', class: 'back-link', 'aria-label': 'Back to sessions' }, icon('back')),
-      h('div', { class: 'chat-heading', id: 'chat-heading' }, heading, renameButton),
+      h('div', { class: 'chat-heading', id: 'chat-heading' }, heading, renameButton, share.button),
       h('div', { class: 'chat-meta' }, badge, providerLabel, totals),
       stopButton),
+    share.panel,
     streamState,
     h('div', { class: 'chat-body' }, scroller),
     composer));
