@@ -528,6 +528,68 @@ fn base_url(env: &impl Lookup, name: &'static str) -> Result<Option<String>, Con
     }
 }
 
+/// The GitHub OAuth App (`GITHUB_CLIENT_ID` + `GITHUB_CLIENT_SECRET`, both or neither) and the
+/// GitHub URLs (github.com by default, a GitHub Enterprise Server's otherwise).
+#[derive(Debug, Clone)]
+pub struct GithubSettings {
+    /// `None`: no OAuth App, GitHub is connected with a token only.
+    pub oauth: Option<GithubOAuth>,
+    /// Without a trailing `/`.
+    pub url: String,
+    /// Without a trailing `/`.
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubOAuth {
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+impl GithubSettings {
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let oauth = match (
+            non_empty(env, GITHUB_CLIENT_ID),
+            non_empty(env, GITHUB_CLIENT_SECRET),
+        ) {
+            (Some(client_id), Some(secret)) => {
+                if !client_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                {
+                    return Err(ConfigError::new(
+                        GITHUB_CLIENT_ID,
+                        "must be letters, digits, `.`, `_` or `-`",
+                    ));
+                }
+                Some(GithubOAuth {
+                    client_id,
+                    client_secret: Secret::new(secret),
+                })
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    GITHUB_CLIENT_SECRET,
+                    format!("is required with {GITHUB_CLIENT_ID}"),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    GITHUB_CLIENT_ID,
+                    format!("is required with {GITHUB_CLIENT_SECRET}"),
+                ));
+            }
+        };
+        Ok(Self {
+            oauth,
+            url: base_url(env, GITHUB_URL)?.unwrap_or_else(|| "https://github.com".into()),
+            api_url: base_url(env, GITHUB_API_URL)?
+                .unwrap_or_else(|| "https://api.github.com".into()),
+        })
+    }
+}
+
 /// Everything `webedt-api` reads from its environment, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -539,6 +601,8 @@ pub struct Settings {
     pub credentials_keys: Option<Secret>,
     /// `OUTBOUND_ALLOWED_HOSTS`, lowercased.
     pub outbound_allowed_hosts: Vec<String>,
+    /// `GITHUB_*`: the OAuth App and the GitHub (Enterprise) URLs.
+    pub github: GithubSettings,
     pub http: HttpSettings,
     pub container_id: String,
     pub pool: PoolSettings,
@@ -656,6 +720,7 @@ impl Settings {
                 .into_iter()
                 .map(|h| h.to_ascii_lowercase())
                 .collect(),
+            github: GithubSettings::from_env(env)?,
             http,
             container_id,
             pool: PoolSettings::from_env(env)?,

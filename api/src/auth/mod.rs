@@ -8,7 +8,7 @@ mod password;
 pub mod purge;
 mod rate_limit;
 mod routes;
-mod token;
+pub(crate) mod token;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;

@@ -30,6 +30,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::events::router())
         .merge(crate::runs::router())
         .merge(crate::connections::router())
+        .merge(crate::github::router())
         .merge(docs::router())
 }
 
@@ -66,6 +67,7 @@ fn document_json() -> &'static str {
         (name = "runs", description = "Starting and stopping runs, providers"),
         (name = "events", description = "A session's event log: read, stream, resume"),
         (name = "connections", description = "The caller's connections to git hosts (tokens stored encrypted, never returned)"),
+        (name = "repositories", description = "The connected GitHub account's repositories and branches, and pull requests"),
         (name = "admin", description = "Administration (administrators only)"),
         (name = "meta", description = "This document and its reference page"),
     ),

@@ -45,6 +45,9 @@ pub struct Session {
     pub head_commit: Option<String>,
     /// Starred by its owner (`starSession`); `?favorite=true` lists only these.
     pub favorite: bool,
+    /// The pull request opened from the working branch (`createPullRequest`).
+    pub pull_request_number: Option<i32>,
+    pub pull_request_url: Option<String>,
 }
 
 /// The columns of [`Session`], as a literal so queries stay `&'static str`.
@@ -52,7 +55,7 @@ macro_rules! session_columns {
     () => {
         "id, user_id, title, status, provider, model, created_at, updated_at, completed_at, \
          deleted_at, total_cost_usd, last_error, repository, base_branch, working_branch, \
-         base_commit, head_commit, favorite"
+         base_commit, head_commit, favorite, pull_request_number, pull_request_url"
     };
 }
 pub(crate) use session_columns;
