@@ -69,7 +69,10 @@ impl From<GithubError> for AppError {
             GithubError::Unprocessable { .. } => {
                 (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::GithubRejected)
             }
-            GithubError::Upstream(_) => (StatusCode::BAD_GATEWAY, ErrorCode::GithubError),
+            GithubError::Upstream(why) => {
+                tracing::warn!(error = %why, "a GitHub request failed");
+                (StatusCode::BAD_GATEWAY, ErrorCode::GithubError)
+            }
         };
         AppError::Upstream {
             status,
@@ -185,7 +188,7 @@ pub async fn get_json<T: DeserializeOwned>(
         .and_then(next_link);
     let body = read_bounded(res).await?;
     let value = serde_json::from_slice(&body)
-        .map_err(|_| GithubError::Upstream("an unexpected reply".into()))?;
+        .map_err(|e| GithubError::Upstream(format!("an unexpected reply ({e})")))?;
     Ok((value, next))
 }
 
