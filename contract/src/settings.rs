@@ -1086,4 +1086,37 @@ mod tests {
         let err = Settings::from_env(&env(&[(AI_WORKER_URL, key)])).unwrap_err();
         assert!(!err.to_string().contains(key), "{err}");
     }
+
+    #[test]
+    fn github_oauth_needs_both_halves_and_urls_default_to_github_com() {
+        let s = Settings::from_env(&env(&[])).unwrap();
+        assert!(s.github.oauth.is_none());
+        assert_eq!(s.github.url, "https://github.com");
+        assert_eq!(s.github.api_url, "https://api.github.com");
+        let s = Settings::from_env(&env(&[
+            (GITHUB_CLIENT_ID, "Iv1.abc"),
+            (GITHUB_CLIENT_SECRET, "shh"),
+            (GITHUB_URL, "https://ghe.example.com/"),
+            (GITHUB_API_URL, "https://ghe.example.com/api/v3"),
+        ]))
+        .unwrap();
+        let oauth = s.github.oauth.unwrap();
+        assert_eq!(oauth.client_id, "Iv1.abc");
+        assert_eq!(oauth.client_secret.expose(), "shh");
+        assert_eq!(s.github.url, "https://ghe.example.com");
+        assert_eq!(s.github.api_url, "https://ghe.example.com/api/v3");
+        let e = Settings::from_env(&env(&[(GITHUB_CLIENT_ID, "Iv1.abc")])).unwrap_err();
+        assert!(e.to_string().contains(GITHUB_CLIENT_SECRET), "{e}");
+        let e = Settings::from_env(&env(&[(GITHUB_CLIENT_SECRET, "shh")])).unwrap_err();
+        assert!(e.to_string().contains(GITHUB_CLIENT_ID), "{e}");
+        let e = Settings::from_env(&env(&[(GITHUB_URL, "github.com")])).unwrap_err();
+        assert!(e.to_string().contains(GITHUB_URL), "{e}");
+        // The secret never shows in Debug output.
+        let s = Settings::from_env(&env(&[
+            (GITHUB_CLIENT_ID, "Iv1.abc"),
+            (GITHUB_CLIENT_SECRET, "shh-very-secret"),
+        ]))
+        .unwrap();
+        assert!(!format!("{s:?}").contains("shh-very-secret"));
+    }
 }
