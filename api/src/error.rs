@@ -95,6 +95,20 @@ error_codes! {
     HostUnrecognized = "host_unrecognized",
     /// 422: the host refused the token.
     TokenRejected = "token_rejected",
+    /// 422: GitHub sign-in is not configured on this deployment (`GITHUB_CLIENT_ID`).
+    GithubUnavailable = "github_unavailable",
+    /// 409: the route needs a GitHub connection and the user has none.
+    GithubNotConnected = "github_not_connected",
+    /// 409: GitHub no longer accepts the stored token (revoked or expired): connect GitHub again.
+    ReconnectGithub = "reconnect_github",
+    /// 403: GitHub refused the request (missing permission or scope, or its rate limit).
+    GithubForbidden = "github_forbidden",
+    /// 422: GitHub refused the request as invalid (its message says why).
+    GithubRejected = "github_rejected",
+    /// 502: GitHub could not be reached or answered with an error of its own.
+    GithubError = "github_error",
+    /// 409: the session's working branch has no commit yet, so there is nothing to propose.
+    NoChanges = "no_changes",
     /// 429: too many failed logins (see `Retry-After`).
     RateLimited = "rate_limited",
     /// 429: too many registrations from this address.
@@ -161,6 +175,13 @@ pub enum AppError {
         retry_after_secs: u64,
     },
 
+    /// A status of its own with a specific code: answers about an upstream service (GitHub).
+    #[error("{message}")]
+    Upstream {
+        status: StatusCode,
+        code: ErrorCode,
+        message: String,
+    },
     #[error("the database is unavailable, retry shortly")]
     DatabaseUnavailable,
     #[error("internal error")]
@@ -193,6 +214,7 @@ impl AppError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } | Self::LimitReached { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Upstream { status, .. } => *status,
             Self::DatabaseUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -208,7 +230,8 @@ impl AppError {
             | Self::Conflict { code, .. }
             | Self::Unprocessable { code, .. }
             | Self::Unauthenticated { code, .. }
-            | Self::LimitReached { code, .. } => *code,
+            | Self::LimitReached { code, .. }
+            | Self::Upstream { code, .. } => *code,
             Self::NotFound => ErrorCode::NotFound,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,

@@ -11,6 +11,7 @@ pub mod connections;
 pub mod db;
 pub mod error;
 pub mod events;
+pub mod github;
 pub mod health;
 pub mod http;
 pub mod jobs;

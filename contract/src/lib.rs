@@ -25,9 +25,10 @@ pub use limits::LimitSettings;
 pub use lookup::Lookup;
 pub use scale::{PoolerMode, ScaleSettings};
 pub use settings::{
-    AnthropicSettings, AuthSettings, DemoSettings, HttpSettings, LogFormat,
-    MIN_SESSION_SECRET_BYTES, OpenAiSettings, OrphanSettings, PROVIDER_IDS, PoolSettings,
-    ProviderLimits, ProviderSettings, Secret, Settings, ShutdownSettings, WorkerSettings,
+    AnthropicSettings, AuthSettings, DemoSettings, GithubOAuth, GithubSettings, HttpSettings,
+    LogFormat, MIN_SESSION_SECRET_BYTES, OpenAiSettings, OrphanSettings, PROVIDER_IDS,
+    PoolSettings, ProviderLimits, ProviderSettings, Secret, Settings, ShutdownSettings,
+    WorkerSettings,
 };
 pub use shares::ShareSettings;
 pub use vars::{VARS, VarDoc};

@@ -6,6 +6,13 @@ pub const SESSION_SECRET: &str = "SESSION_SECRET";
 pub const CREDENTIALS_KEYS: &str = "CREDENTIALS_KEYS";
 /// Hosts (`name` or `name:port`) outbound requests may reach even on private addresses.
 pub const OUTBOUND_ALLOWED_HOSTS: &str = "OUTBOUND_ALLOWED_HOSTS";
+/// The GitHub OAuth App (web flow) that connects users' GitHub accounts.
+pub const GITHUB_CLIENT_ID: &str = "GITHUB_CLIENT_ID";
+pub const GITHUB_CLIENT_SECRET: &str = "GITHUB_CLIENT_SECRET";
+/// `https://github.com`, or a GitHub Enterprise Server's web URL.
+pub const GITHUB_URL: &str = "GITHUB_URL";
+/// `https://api.github.com`, or `https://HOST/api/v3` for GitHub Enterprise Server.
+pub const GITHUB_API_URL: &str = "GITHUB_API_URL";
 /// A URL straight to PostgreSQL (LISTEN, migrations) when `DATABASE_URL` goes through a pooler.
 pub const DATABASE_DIRECT_URL: &str = "DATABASE_DIRECT_URL";
 /// The connection as parts (the keys of a CloudNativePG `-app` Secret), instead of DATABASE_URL.

@@ -528,6 +528,68 @@ fn base_url(env: &impl Lookup, name: &'static str) -> Result<Option<String>, Con
     }
 }
 
+/// The GitHub OAuth App (`GITHUB_CLIENT_ID` + `GITHUB_CLIENT_SECRET`, both or neither) and the
+/// GitHub URLs (github.com by default, a GitHub Enterprise Server's otherwise).
+#[derive(Debug, Clone)]
+pub struct GithubSettings {
+    /// `None`: no OAuth App, GitHub is connected with a token only.
+    pub oauth: Option<GithubOAuth>,
+    /// Without a trailing `/`.
+    pub url: String,
+    /// Without a trailing `/`.
+    pub api_url: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct GithubOAuth {
+    pub client_id: String,
+    pub client_secret: Secret,
+}
+
+impl GithubSettings {
+    pub fn from_env(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let oauth = match (
+            non_empty(env, GITHUB_CLIENT_ID),
+            non_empty(env, GITHUB_CLIENT_SECRET),
+        ) {
+            (Some(client_id), Some(secret)) => {
+                if !client_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                {
+                    return Err(ConfigError::new(
+                        GITHUB_CLIENT_ID,
+                        "must be letters, digits, `.`, `_` or `-`",
+                    ));
+                }
+                Some(GithubOAuth {
+                    client_id,
+                    client_secret: Secret::new(secret),
+                })
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    GITHUB_CLIENT_SECRET,
+                    format!("is required with {GITHUB_CLIENT_ID}"),
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::new(
+                    GITHUB_CLIENT_ID,
+                    format!("is required with {GITHUB_CLIENT_SECRET}"),
+                ));
+            }
+        };
+        Ok(Self {
+            oauth,
+            url: base_url(env, GITHUB_URL)?.unwrap_or_else(|| "https://github.com".into()),
+            api_url: base_url(env, GITHUB_API_URL)?
+                .unwrap_or_else(|| "https://api.github.com".into()),
+        })
+    }
+}
+
 /// Everything `webedt-api` reads from its environment, validated.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -539,6 +601,8 @@ pub struct Settings {
     pub credentials_keys: Option<Secret>,
     /// `OUTBOUND_ALLOWED_HOSTS`, lowercased.
     pub outbound_allowed_hosts: Vec<String>,
+    /// `GITHUB_*`: the OAuth App and the GitHub (Enterprise) URLs.
+    pub github: GithubSettings,
     pub http: HttpSettings,
     pub container_id: String,
     pub pool: PoolSettings,
@@ -658,6 +722,7 @@ impl Settings {
                 .into_iter()
                 .map(|h| h.to_ascii_lowercase())
                 .collect(),
+            github: GithubSettings::from_env(env)?,
             http,
             container_id,
             pool: PoolSettings::from_env(env)?,
@@ -1024,5 +1089,38 @@ mod tests {
         // A key pasted into a URL variable is not echoed by the error either.
         let err = Settings::from_env(&env(&[(AI_WORKER_URL, key)])).unwrap_err();
         assert!(!err.to_string().contains(key), "{err}");
+    }
+
+    #[test]
+    fn github_oauth_needs_both_halves_and_urls_default_to_github_com() {
+        let s = Settings::from_env(&env(&[])).unwrap();
+        assert!(s.github.oauth.is_none());
+        assert_eq!(s.github.url, "https://github.com");
+        assert_eq!(s.github.api_url, "https://api.github.com");
+        let s = Settings::from_env(&env(&[
+            (GITHUB_CLIENT_ID, "Iv1.abc"),
+            (GITHUB_CLIENT_SECRET, "shh"),
+            (GITHUB_URL, "https://ghe.example.com/"),
+            (GITHUB_API_URL, "https://ghe.example.com/api/v3"),
+        ]))
+        .unwrap();
+        let oauth = s.github.oauth.unwrap();
+        assert_eq!(oauth.client_id, "Iv1.abc");
+        assert_eq!(oauth.client_secret.expose(), "shh");
+        assert_eq!(s.github.url, "https://ghe.example.com");
+        assert_eq!(s.github.api_url, "https://ghe.example.com/api/v3");
+        let e = Settings::from_env(&env(&[(GITHUB_CLIENT_ID, "Iv1.abc")])).unwrap_err();
+        assert!(e.to_string().contains(GITHUB_CLIENT_SECRET), "{e}");
+        let e = Settings::from_env(&env(&[(GITHUB_CLIENT_SECRET, "shh")])).unwrap_err();
+        assert!(e.to_string().contains(GITHUB_CLIENT_ID), "{e}");
+        let e = Settings::from_env(&env(&[(GITHUB_URL, "github.com")])).unwrap_err();
+        assert!(e.to_string().contains(GITHUB_URL), "{e}");
+        // The secret never shows in Debug output.
+        let s = Settings::from_env(&env(&[
+            (GITHUB_CLIENT_ID, "Iv1.abc"),
+            (GITHUB_CLIENT_SECRET, "shh-very-secret"),
+        ]))
+        .unwrap();
+        assert!(!format!("{s:?}").contains("shh-very-secret"));
     }
 }

@@ -44,6 +44,26 @@ pub const VARS: &[VarDoc] = &[
         "Comma-separated `host` or `host:port` that requests to user-supplied hosts (git hosts) may reach although they resolve to loopback, private or cluster addresses, and over plain http.",
     ),
     var(
+        GITHUB_CLIENT_ID,
+        None,
+        "Client ID of the GitHub OAuth App that connects users' GitHub accounts (scope `repo`); its callback URL is `https://<this host>/api/connections/github/callback`. Needs `GITHUB_CLIENT_SECRET` and `CREDENTIALS_KEYS`. Unset: no GitHub sign-in (tokens still work).",
+    ),
+    var(
+        GITHUB_CLIENT_SECRET,
+        None,
+        "Client secret of that OAuth App (from a Secret).",
+    ),
+    var(
+        GITHUB_URL,
+        Some("https://github.com"),
+        "GitHub's web URL (OAuth authorize and token endpoints); a GitHub Enterprise Server's URL there.",
+    ),
+    var(
+        GITHUB_API_URL,
+        Some("https://api.github.com"),
+        "GitHub's REST API URL; `https://HOST/api/v3` for GitHub Enterprise Server.",
+    ),
+    var(
         DB_HOST,
         None,
         "The connection as parts instead of `DATABASE_URL` (the keys of a CloudNativePG `-app` Secret): host name or IP. Needs `DB_USER` and `DB_NAME`.",

@@ -71,6 +71,8 @@ impl Provider {
 pub struct Identity {
     pub provider: Provider,
     pub login: String,
+    /// The account's id as the host reported it (GitHub's numeric `id`).
+    pub account_id: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +92,7 @@ pub enum CheckError {
 struct UserBody {
     login: Option<String>,
     username: Option<String>,
+    id: Option<serde_json::Value>,
 }
 
 /// Checks `token` on `origin`; with no `provider` given, tries each API in turn (GitHub first
@@ -130,9 +133,14 @@ pub async fn check(
                     continue;
                 };
                 if let Some(login) = body.login.or(body.username).filter(|l| !l.is_empty()) {
+                    let account_id = match body.id {
+                        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+                        _ => None,
+                    };
                     return Ok(Identity {
                         provider: p,
                         login: login.chars().take(200).collect(),
+                        account_id,
                     });
                 }
             }

@@ -29,14 +29,23 @@ pub fn origin_of(url: &url::Url) -> Option<String> {
     })
 }
 
-/// The username and token for a run on `repository`, when its owner has a connection for that
-/// host. A token that no longer decrypts (its key was removed) is skipped with a warning: the
-/// run then goes without, as for an unconnected host.
+/// What a run on a repository of a connected host gets: the git credential, and for a GitHub
+/// account whose id is known, the commit author `login <id+login@users.noreply.github.com>`.
+pub struct RunCredential {
+    pub username: String,
+    pub token: String,
+    /// `(name, email)` of the connected identity.
+    pub author: Option<(String, String)>,
+}
+
+/// The credential for a run on `repository`, when its owner has a connection for that host
+/// (GitHub sign-in before a token). A token that no longer decrypts (its key was removed) is
+/// skipped with a warning: the run then goes without, as for an unconnected host.
 pub async fn credential_for(
     state: &AppState,
     user: Uuid,
     repository: &str,
-) -> anyhow::Result<Option<(String, String)>> {
+) -> anyhow::Result<Option<RunCredential>> {
     let Some(keyring) = state.config.keyring.as_ref() else {
         return Ok(None);
     };
@@ -47,15 +56,33 @@ pub async fn credential_for(
     else {
         return Ok(None);
     };
-    let row: Option<(Uuid, String, String, Vec<u8>, String)> = sqlx::query_as(
-        "SELECT id, provider, login, secret, key_id FROM connections
-         WHERE user_id = $1 AND kind = 'pat' AND host = $2",
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        id: Uuid,
+        provider: String,
+        login: String,
+        account_id: Option<String>,
+        secret: Vec<u8>,
+        key_id: String,
+    }
+    let row: Option<Row> = sqlx::query_as(
+        "SELECT id, provider, login, account_id, secret, key_id FROM connections
+         WHERE user_id = $1 AND kind IN ('pat', 'github') AND host = $2
+         ORDER BY kind = 'github' DESC LIMIT 1",
     )
     .bind(user)
     .bind(&origin)
     .fetch_optional(&state.db)
     .await?;
-    let Some((id, provider, login, data, key_id)) = row else {
+    let Some(Row {
+        id,
+        provider,
+        login,
+        account_id,
+        secret: data,
+        key_id,
+    }) = row
+    else {
         return Ok(None);
     };
     match keyring.open(user, id, &Sealed { key_id, data }) {
@@ -66,9 +93,20 @@ pub async fn credential_for(
             let username = if provider == "gitlab" {
                 "oauth2".to_string()
             } else {
-                login
+                login.clone()
             };
-            Ok(Some((username, token)))
+            let author = match (provider.as_str(), account_id) {
+                ("github", Some(account)) => {
+                    let email = crate::github::noreply_email(&account, &login);
+                    Some((login, email))
+                }
+                _ => None,
+            };
+            Ok(Some(RunCredential {
+                username,
+                token,
+                author,
+            }))
         }
         Err(e) => {
             tracing::warn!(connection = %id, error = %e, "a stored token does not decrypt");

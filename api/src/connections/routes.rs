@@ -8,7 +8,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::hosts::{self, CheckError, Provider};
-use super::{MAX_PER_USER, origin_of};
+use super::{MAX_PER_USER, Sealed, origin_of};
 use crate::auth::AuthUser;
 use crate::error::{AppError, AppResult, ErrorBody, ErrorCode};
 use crate::json::Json;
@@ -26,7 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase")]
 pub struct Connection {
     pub id: Uuid,
-    /// `pat` (a personal access token).
+    /// `pat` (a personal access token) or `github` (connected with GitHub sign-in).
     pub kind: String,
     /// The API the host speaks: `github`, `gitlab` or `gitea`.
     pub provider: String,
@@ -187,8 +187,8 @@ async fn create(
     let id = Uuid::new_v4();
     let sealed = keyring.seal(user, id, token.as_bytes());
     let inserted: Option<Connection> = sqlx::query_as(
-        "INSERT INTO connections (id, user_id, kind, provider, host, login, secret, key_id)
-         SELECT $1, $2, 'pat', $3, $4, $5, $6, $7
+        "INSERT INTO connections (id, user_id, kind, provider, host, login, secret, key_id, account_id)
+         SELECT $1, $2, 'pat', $3, $4, $5, $6, $7, $9
          WHERE (SELECT count(*) FROM connections WHERE user_id = $2) < $8
          ON CONFLICT (user_id, kind, host) DO NOTHING
          RETURNING id, kind, provider, host, login, created_at",
@@ -201,6 +201,7 @@ async fn create(
     .bind(&sealed.data)
     .bind(&sealed.key_id)
     .bind(MAX_PER_USER)
+    .bind(&identity.account_id)
     .fetch_optional(&state.db)
     .await?;
     // Lost a race with a concurrent request for the same host (or the last free slot).
@@ -228,7 +229,8 @@ async fn list(State(state): State<AppState>, auth: AuthUser) -> AppResult<Json<C
     Ok(Json(ConnectionList { connections }))
 }
 
-/// Deletes one of the caller's connections and its stored token.
+/// Deletes one of the caller's connections and its stored token; for a `github` connection
+/// also revokes the OAuth grant at GitHub (best effort).
 #[utoipa::path(
     delete, path = "/api/connections/{id}", operation_id = "deleteConnection", tag = "connections",
     params(("id" = Uuid, Path, description = "A connection id")),
@@ -243,14 +245,20 @@ async fn delete(
     Path(id): Path<String>,
 ) -> AppResult<StatusCode> {
     let id = Uuid::parse_str(&id).map_err(|_| AppError::NotFound)?;
-    let deleted = sqlx::query("DELETE FROM connections WHERE id = $1 AND user_id = $2")
-        .bind(id)
-        .bind(auth.user.id)
-        .execute(&state.db)
-        .await?
-        .rows_affected();
-    if deleted == 0 {
-        return Err(AppError::NotFound);
+    let deleted: Option<(String, Vec<u8>, String)> = sqlx::query_as(
+        "DELETE FROM connections WHERE id = $1 AND user_id = $2 RETURNING kind, secret, key_id",
+    )
+    .bind(id)
+    .bind(auth.user.id)
+    .fetch_optional(&state.db)
+    .await?;
+    let (kind, data, key_id) = deleted.ok_or(AppError::NotFound)?;
+    // A GitHub OAuth connection: also revoke the grant, so the token is dead at GitHub too.
+    if kind == "github"
+        && let Some(keyring) = state.config.keyring.as_ref()
+        && let Ok(token) = keyring.open(auth.user.id, id, &Sealed { key_id, data })
+    {
+        crate::github::revoke_grant(&state, &String::from_utf8_lossy(&token)).await;
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -31,6 +31,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::shares::router())
         .merge(crate::runs::router())
         .merge(crate::connections::router())
+        .merge(crate::github::router())
         .merge(docs::router())
 }
 
@@ -68,6 +69,7 @@ fn document_json() -> &'static str {
         (name = "events", description = "A session's event log: read, stream, resume"),
         (name = "shares", description = "Read-only links to a session: the owner creates and revokes them; anyone with one reads the transcript and follows a live run"),
         (name = "connections", description = "The caller's connections to git hosts (tokens stored encrypted, never returned)"),
+        (name = "repositories", description = "The connected GitHub account's repositories and branches, and pull requests"),
         (name = "admin", description = "Administration (administrators only)"),
         (name = "meta", description = "This document and its reference page"),
     ),

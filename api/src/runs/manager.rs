@@ -124,20 +124,26 @@ pub async fn start(
             .get(&provider_id)
             .ok_or_else(|| AppError::validation("provider", "is not configured"))?
     };
-    let author = match session.repository {
-        Some(_) => Some(author(state, session.user_id).await?),
-        None => None,
-    };
     // The owner's connection to the repository's host, decrypted for this run only.
-    let credential = match session.repository.as_deref() {
-        Some(repository) => crate::connections::credential_for(state, session.user_id, repository)
-            .await?
-            .map(|(username, token)| GitCredential {
-                username,
-                token: webedt_contract::Secret::new(token),
-            }),
+    let connected = match session.repository.as_deref() {
+        Some(repository) => {
+            crate::connections::credential_for(state, session.user_id, repository).await?
+        }
         None => None,
     };
+    // The commit author: the connected identity (GitHub's noreply address), else the user.
+    let author = match (
+        &session.repository,
+        connected.as_ref().and_then(|c| c.author.clone()),
+    ) {
+        (Some(_), Some(identity)) => Some(identity),
+        (Some(_), None) => Some(author(state, session.user_id).await?),
+        (None, _) => None,
+    };
+    let credential = connected.map(|c| GitCredential {
+        username: c.username,
+        token: webedt_contract::Secret::new(c.token),
+    });
     let history = history(state, session.id).await?;
     let run_id = Uuid::new_v4();
     let title: String = prompt
@@ -233,7 +239,7 @@ pub async fn start(
 }
 
 /// The commit author of a user's coding runs: their display name (else their email's local
-/// part) and email. Issue 17 replaces it with the connected git identity.
+/// part) and email, when no connected identity is known.
 async fn author(state: &AppState, user: Uuid) -> AppResult<(String, String)> {
     let (name, email): (Option<String>, String) =
         sqlx::query_as("SELECT display_name, email FROM users WHERE id = $1")

@@ -52,6 +52,9 @@ pub struct Session {
     #[sqlx(default)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub snippet: Option<String>,
+    /// The pull request opened from the working branch (`createPullRequest`).
+    pub pull_request_number: Option<i32>,
+    pub pull_request_url: Option<String>,
 }
 
 /// The columns of [`Session`], as a literal so queries stay `&'static str`.
@@ -59,7 +62,7 @@ macro_rules! session_columns {
     () => {
         "id, user_id, title, status, provider, model, created_at, updated_at, completed_at, \
          deleted_at, total_cost_usd, last_error, repository, base_branch, working_branch, \
-         base_commit, head_commit, favorite"
+         base_commit, head_commit, favorite, pull_request_number, pull_request_url"
     };
 }
 pub(crate) use session_columns;

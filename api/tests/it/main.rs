@@ -14,6 +14,7 @@ mod connections_coding;
 mod daily;
 mod db;
 mod db_tls;
+mod github;
 mod hardening;
 mod health;
 mod jobs;

@@ -1,53 +1,58 @@
-// Marks the words of a search in a text, as DOM nodes: the text is never parsed as HTML, only
-// split into text nodes and <mark> elements. Server snippets arrive with their matches between
-// U+E000 and U+E001 (private-use characters the server strips from the indexed text first).
+// Syntax highlighting with the vendored highlight.js (vendor/highlight/, BSD-3-Clause), without
+// HTML strings: highlight.js tokenises, and the nodes are built here from its token tree with
+// textContent, so code can never become markup (its element helpers, which write HTML, are
+// never called).
 
-import { h } from './dom.js';
+import hljs from '../vendor/highlight/highlight.min.js';
 
-const START = '\uE000';
-const STOP = '\uE001';
+const EXT = {
+  rs: 'rust', js: 'javascript', mjs: 'javascript', cjs: 'javascript', ts: 'typescript', tsx: 'typescript',
+  jsx: 'javascript', py: 'python', rb: 'ruby', go: 'go', java: 'java', kt: 'kotlin', c: 'c', h: 'c',
+  cc: 'cpp', cpp: 'cpp', hpp: 'cpp', cs: 'csharp', php: 'php', swift: 'swift', sh: 'bash', bash: 'bash',
+  json: 'json', yml: 'yaml', yaml: 'yaml', toml: 'ini', ini: 'ini', md: 'markdown', html: 'xml',
+  xml: 'xml', svg: 'xml', css: 'css', scss: 'scss', sql: 'sql', lua: 'lua', pl: 'perl', r: 'r',
+};
 
-/** The words of a query as the server reads them: letters, digits and `_`. */
-export function queryWords(query) {
-  return String(query || '').toLowerCase().split(/[^\p{L}\p{N}_]+/u).filter(Boolean);
+/** The highlight.js language for a file path, or null. */
+export function languageOf(path) {
+  const name = String(path || '').split('/').pop().toLowerCase();
+  if (name === 'dockerfile') return null;
+  if (name === 'makefile') return 'makefile';
+  const ext = name.includes('.') ? name.split('.').pop() : '';
+  const lang = EXT[ext];
+  return lang && hljs.getLanguage(lang) ? lang : null;
 }
 
-const escapeRegExp = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** `text` as nodes, each occurrence of a query word at the start of a word wrapped in <mark>. */
-export function highlight(text, query) {
-  const words = queryWords(query);
-  const value = String(text ?? '');
-  if (!words.length) return [value];
-  // Longest first, so `parse_config` wins over `parse`.
-  words.sort((a, b) => b.length - a.length);
-  const re = new RegExp(`(?<![\\p{L}\\p{N}_])(?:${words.map(escapeRegExp).join('|')})`, 'giu');
-  const nodes = [];
-  let at = 0;
-  for (const m of value.matchAll(re)) {
-    if (m.index > at) nodes.push(value.slice(at, m.index));
-    nodes.push(h('mark', { text: m[0] }));
-    at = m.index + m[0].length;
+function build(node, parent) {
+  for (const child of node.children || []) {
+    if (typeof child === 'string') {
+      parent.append(document.createTextNode(child));
+    } else {
+      const span = document.createElement('span');
+      const scope = String(child.scope || child.kind || '');
+      if (scope) {
+        span.className = scope.split('.').map((s, i) => (i === 0 ? `hljs-${s}` : `${s}${'_'.repeat(i)}`)).join(' ');
+      }
+      build(child, span);
+      parent.append(span);
+    }
   }
-  if (at < value.length) nodes.push(value.slice(at));
-  return nodes;
 }
 
-/** A server snippet (matches between U+E000 and U+E001) as text nodes and <mark> elements. */
-export function snippetNodes(snippet) {
-  const nodes = [];
-  const value = String(snippet ?? '');
-  let at = 0;
-  for (;;) {
-    const start = value.indexOf(START, at);
-    if (start === -1) break;
-    const stop = value.indexOf(STOP, start + 1);
-    if (stop === -1) break;
-    if (start > at) nodes.push(value.slice(at, start));
-    nodes.push(h('mark', { text: value.slice(start + 1, stop) }));
-    at = stop + 1;
+/** Fills `target` with `text` highlighted as `lang`; plain text when that is unknown or fails. */
+export function highlightInto(target, text, lang) {
+  target.textContent = text;
+  if (!lang || !hljs.getLanguage(lang)) return false;
+  try {
+    const result = hljs.highlight(text, { language: lang, ignoreIllegals: true });
+    const root = result && result._emitter && result._emitter.rootNode;
+    if (!root) return false;
+    target.textContent = '';
+    build(root, target);
+    target.classList.add('hljs');
+    return true;
+  } catch {
+    target.textContent = text;
+    return false;
   }
-  const rest = value.slice(at).replaceAll(START, '').replaceAll(STOP, '');
-  if (rest) nodes.push(rest);
-  return nodes;
 }

@@ -3,6 +3,7 @@
 // Supports: paragraphs, headings, fenced and indented code blocks, block quotes, nested lists,
 // horizontal rules, inline code, bold, italic, strikethrough, links, autolinks and bare URLs.
 // Unfinished constructs (an open code fence while streaming) render sensibly.
+import { highlightInto } from './highlight.js';
 
 const el = (tag, ...children) => {
   const node = document.createElement(tag);
@@ -194,6 +195,7 @@ function codeBlock(text, lang) {
     if (safe) {
       code.className = `language-${safe}`;
       pre.dataset.lang = safe;
+      highlightInto(code, text, safe.toLowerCase());
     }
   }
   return pre;

@@ -21,6 +21,39 @@ export function connectionsCard() {
   const list = h('ul', { class: 'device-list', 'aria-label': 'Connected hosts' });
   const listStatus = h('p', { class: 'muted', role: 'status', text: 'Loading…' });
 
+  // GitHub sign-in (the OAuth App): the server redirects to GitHub and back here.
+  const GITHUB_ERRORS = {
+    access_denied: 'GitHub access was declined.',
+    oauth_state_invalid: 'That GitHub sign-in link was not valid here (used, or from another login). Try again.',
+    oauth_state_expired: 'The GitHub sign-in took too long. Try again.',
+    oauth_failed: 'GitHub did not complete the sign-in. Try again.',
+    connection_limit: 'You have too many connections; remove one first.',
+  };
+  const githubStatus = h('p', { class: 'form-status', role: 'status' });
+  const githubButton = h('button', { type: 'button', class: 'primary', text: 'Connect GitHub' });
+  githubButton.addEventListener('click', async () => {
+    const url = `/api/connections/github/start?returnTo=${encodeURIComponent(location.pathname)}`;
+    githubButton.disabled = true;
+    try {
+      // A redirect means the app is configured: follow it as a page.
+      const res = await fetch(url, { redirect: 'manual', credentials: 'same-origin' });
+      if (res.type === 'opaqueredirect' || (res.status >= 300 && res.status < 400)) {
+        location.href = url;
+        return;
+      }
+      const data = await res.json().catch(() => null);
+      githubStatus.textContent = (data && data.error && data.error.message) || 'GitHub sign-in is not available.';
+    } catch (e) {
+      githubStatus.textContent = describe(e);
+    }
+    githubButton.disabled = false;
+  });
+  const params = new URLSearchParams(location.search);
+  if (params.get('github') === 'connected') githubStatus.textContent = 'GitHub connected.';
+  else if (params.get('github_error')) {
+    githubStatus.textContent = GITHUB_ERRORS[params.get('github_error')] || 'GitHub sign-in failed.';
+  }
+
   async function load() {
     try {
       const data = await api('/api/connections');
@@ -88,5 +121,8 @@ export function connectionsCard() {
   return h('section', { class: 'card', 'aria-labelledby': 'connections-h' },
     h('h2', { id: 'connections-h', text: 'Connections' }),
     h('p', { class: 'muted', text: 'Coding runs on a repository of a connected host clone and push with your token.' }),
-    listStatus, list, form);
+    listStatus, list,
+    h('div', { class: 'stack' }, githubButton, githubStatus),
+    h('h3', { text: 'Or add a personal access token' }),
+    form);
 }

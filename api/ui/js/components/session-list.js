@@ -12,7 +12,7 @@ import { statusBadge, toast, setConnection } from '../ui.js';
 import { icon } from '../icons.js';
 import { inlineRename } from './rename.js';
 import { navigate } from '../router.js';
-import { highlight, snippetNodes } from '../highlight.js';
+import { highlight, snippetNodes } from '../search-highlight.js';
 
 export const displayTitle = (s) => (s.title && s.title.trim()) || 'Untitled session';
 

@@ -4,6 +4,7 @@
 import { h } from '../dom.js';
 import { renderMarkdown } from '../markdown.js';
 import { duration, cost } from '../format.js';
+import { changesView } from './diff.js';
 
 export const TERMINAL = new Set(['completed', 'error', 'interrupted']);
 
@@ -163,11 +164,10 @@ export class Transcript {
     const head = typeof data.headCommit === 'string' ? ` · ${data.headCommit.slice(0, 7)}` : ' · not pushed';
     const title = `Changes on ${data.branch || 'the branch'}: ${files.length} file${files.length === 1 ? '' : 's'}`
       + ` (+${sum('additions')} −${sum('deletions')})${head}`;
-    const diff = (typeof data.diff === 'string' ? data.diff : '') + (data.truncated ? '\n… (truncated)' : '');
-    this.add(h('li', { class: 'tool-item', dataset: { seq } },
-      h('details', { class: 'tool' }, h('summary', { text: title }),
-        h('div', { class: 'tool-section' },
-          h('pre', { class: 'code-block' }, h('code', { text: diff || '(no differences)' }))))));
+    this.lastChanges = data;
+    this.add(h('li', { class: 'tool-item changes-item', dataset: { seq } },
+      h('details', { class: 'tool', open: true }, h('summary', { text: title }),
+        h('div', { class: 'tool-section' }, changesView(data)))));
   }
 
   finishTools() {

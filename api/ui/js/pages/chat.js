@@ -50,6 +50,21 @@ export async function render(main, ctx) {
   const badge = statusBadge(session.status);
   badge.id = 'chat-status';
   const providerLabel = h('span', { class: 'chat-provider' });
+  // Code sessions: the working branch, and the pull request (a button until there is one).
+  const branchBadge = h('span', { class: 'badge branch-badge', hidden: true });
+  const prLink = h('a', { class: 'pr-link', target: '_blank', rel: 'noopener noreferrer', hidden: true });
+  const prButton = h('button', { type: 'button', class: 'secondary', text: 'Create pull request', hidden: true });
+  prButton.addEventListener('click', async () => {
+    prButton.disabled = true;
+    try {
+      const r = await post(`${base}/pull-request`, {});
+      if (r.pullRequest) applySession({ pullRequestNumber: r.pullRequest.number, pullRequestUrl: r.pullRequest.url });
+      else if (r.hint) toast(r.hint);
+    } catch (e) {
+      toast(describe(e), 'error');
+    }
+    prButton.disabled = false;
+  });
   const totals = h('span', { class: 'chat-totals' });
   const streamState = h('p', { class: 'stream-state', role: 'status', 'aria-live': 'polite' });
   const stopButton = h('button', { type: 'button', class: 'danger', hidden: true }, icon('stop'), h('span', { text: 'Stop' }));
@@ -74,7 +89,7 @@ export async function render(main, ctx) {
     h('header', { class: 'chat-head' },
       h('a', { href: '/', class: 'back-link', 'aria-label': 'Back to sessions' }, icon('back')),
       h('div', { class: 'chat-heading', id: 'chat-heading' }, heading, renameButton, share.button),
-      h('div', { class: 'chat-meta' }, badge, providerLabel, totals),
+      h('div', { class: 'chat-meta' }, badge, providerLabel, branchBadge, prLink, prButton, totals),
       stopButton),
     share.panel,
     streamState,
@@ -105,6 +120,19 @@ export async function render(main, ctx) {
       setStatus(session.status);
     }
     renderTotals();
+    renderCode();
+  }
+
+  function renderCode() {
+    branchBadge.hidden = !session.workingBranch;
+    branchBadge.textContent = session.workingBranch || '';
+    branchBadge.title = session.repository ? `${session.repository} · from ${session.baseBranch}` : '';
+    prLink.hidden = !session.pullRequestUrl;
+    if (session.pullRequestUrl) {
+      prLink.href = session.pullRequestUrl;
+      prLink.textContent = `Pull request #${session.pullRequestNumber}`;
+    }
+    prButton.hidden = Boolean(session.pullRequestUrl) || !session.headCommit || running;
   }
 
   function renderTotals() {

@@ -4,6 +4,7 @@ import { post, describe } from '../api.js';
 import { h, mount, uniqueId } from '../dom.js';
 import { title, toast } from '../ui.js';
 import { providerPicker } from '../components/provider-picker.js';
+import { repoPicker } from '../components/repo-picker.js';
 import { broadcast } from '../components/session-list.js';
 
 /** The first line of a prompt, shortened: the new session's title. */
@@ -31,11 +32,13 @@ export function render(main, ctx) {
     placeholder: 'Describe what you want done, e.g. “Add a health check endpoint and a test for it”.',
   });
   const picker = providerPicker();
+  const repo = repoPicker();
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Start session');
   const form = h('form', { class: 'composer composer-home' },
     h('label', { for: id, class: 'composer-label', text: 'What should the agent do?' }),
     prompt,
+    repo.el,
     h('div', { class: 'composer-row' }, picker.el, submit),
     h('p', { class: 'hint', id: hintId, text: 'Enter to start, Shift+Enter for a new line.' }),
     error);
@@ -51,10 +54,16 @@ export function render(main, ctx) {
       prompt.focus();
       return;
     }
+    const code = repo.value();
+    if (code === null) {
+      error.textContent = 'Pick a repository and a base branch, or uncheck “Work on a GitHub repository”.';
+      error.hidden = false;
+      return;
+    }
     submit.disabled = true;
     const choice = picker.value();
     try {
-      const session = await post('/api/sessions', { title: titleFrom(message), ...choice });
+      const session = await post('/api/sessions', { title: titleFrom(message), ...choice, ...code });
       broadcast('created', session);
       try {
         const sent = await post(`/api/sessions/${encodeURIComponent(session.id)}/send`, { message, ...choice });
