@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod health;
 pub mod http;
+pub mod images;
 pub mod jobs;
 pub mod json;
 pub mod lifecycle;

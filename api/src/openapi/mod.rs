@@ -29,6 +29,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::sessions::router())
         .merge(crate::events::router())
         .merge(crate::runs::router())
+        .merge(crate::images::router())
         .merge(crate::connections::router())
         .merge(docs::router())
 }

@@ -6,6 +6,6 @@ pub mod orphans;
 pub mod providers;
 mod routes;
 
-pub use manager::{Runs, interrupt, start};
+pub use manager::{Runs, interrupt, session_deleted, start};
 pub use providers::Providers;
 pub use routes::router;

@@ -6,6 +6,7 @@ import { api, post, del, describe } from '../api.js';
 import { h, mount, field, setFieldError } from '../dom.js';
 import { toast } from '../ui.js';
 import { dateTime } from '../format.js';
+import { aiKeySection } from './ai-key.js';
 
 const PROVIDERS = [['', 'Detect'], ['github', 'GitHub / GitHub Enterprise'], ['gitlab', 'GitLab'], ['gitea', 'Gitea / Forgejo']];
 
@@ -24,7 +25,8 @@ export function connectionsCard() {
   async function load() {
     try {
       const data = await api('/api/connections');
-      const items = (data && data.connections) || [];
+      // AI keys are listed in their own section.
+      const items = ((data && data.connections) || []).filter((c) => c.kind !== 'ai_key');
       listStatus.textContent = items.length ? '' : 'No hosts connected yet.';
       mount(list, items.map((c) => h('li', { class: 'device' },
         h('div', { class: 'device-info' },
@@ -88,5 +90,5 @@ export function connectionsCard() {
   return h('section', { class: 'card', 'aria-labelledby': 'connections-h' },
     h('h2', { id: 'connections-h', text: 'Connections' }),
     h('p', { class: 'muted', text: 'Coding runs on a repository of a connected host clone and push with your token.' }),
-    listStatus, list, form);
+    listStatus, list, form, aiKeySection());
 }
