@@ -65,6 +65,7 @@ test('pasting an image into the prompt shows a thumbnail, sends it and shows it 
 
   const thumb = page.locator('.msg-user .msg-images img');
   await until(async () => (await thumb.count()) === 1 && thumb.evaluate((img) => img.complete && img.naturalWidth === 4), 'thumbnail in the transcript');
+  await thumb.scrollIntoViewIfNeeded();
   await screenshot(page, 'image-in-transcript');
   await page.reload();
   await until(async () => (await thumb.count()) === 1 && thumb.evaluate((img) => img.complete && img.naturalWidth === 4), 'thumbnail after reload');
