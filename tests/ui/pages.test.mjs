@@ -136,7 +136,7 @@ test('account: change password, list and revoke sessions, sign out', async () =>
   await until(async () => (await page.locator('.device').count()) === 2, 'two devices listed');
   assert.equal(await page.locator('.device .badge-current').count(), 1);
   await screenshot(page, 'account');
-  await page.locator('.device-list').scrollIntoViewIfNeeded();
+  await page.getByRole('list', { name: 'Signed-in devices' }).scrollIntoViewIfNeeded();
   await screenshot(page, 'account-devices');
 
   // Revoke the phone: its next request is unauthorized and it lands on the sign-in page.
