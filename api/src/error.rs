@@ -49,6 +49,8 @@ error_codes! {
     AdminRequired = "admin_required",
     /// 403: a cookie-authenticated write without `Origin`/`Sec-Fetch-Site` of this site.
     Csrf = "csrf",
+    /// 403: `REQUIRE_USER_KEYS` is on and the caller has no own AI key for the run's provider.
+    UserKeyRequired = "user_key_required",
     /// 403 from outside a handler.
     Forbidden = "forbidden",
     /// 404 (also another user's resource, or an id that is not a UUID).
@@ -69,6 +71,8 @@ error_codes! {
     SessionDeleted = "session_deleted",
     /// 413: the body is larger than `BODY_LIMIT_BYTES`.
     PayloadTooLarge = "payload_too_large",
+    /// 413: an image larger than `IMAGE_MAX_BYTES`.
+    ImageTooLarge = "image_too_large",
     /// 415: a body that is not `application/json`.
     UnsupportedMediaType = "unsupported_media_type",
     /// 422: a field breaks a rule (`field` names it).
@@ -81,6 +85,16 @@ error_codes! {
     InvalidSearch = "invalid_search",
     /// 422: coding runs are not configured on this deployment.
     CodingUnavailable = "coding_unavailable",
+    /// 422: an image that is not PNG, JPEG, GIF or WebP (judged by its bytes), or not base64.
+    ImageType = "image_type",
+    /// 422: the session holds `IMAGE_MAX_PER_SESSION` images already.
+    ImageLimit = "image_limit",
+    /// 422: a prompt with more than `IMAGE_MAX_PER_MESSAGE` images.
+    TooManyImages = "too_many_images",
+    /// 422: an image id that is not an image of this session.
+    UnknownImage = "unknown_image",
+    /// 422: images on a run that goes to the coding worker (its protocol carries none).
+    ImagesUnsupported = "images_unsupported",
     /// 409: the host is already connected.
     ConnectionExists = "connection_exists",
     /// 409: the user has as many connections as allowed.
@@ -163,6 +177,9 @@ pub enum AppError {
     Conflict { code: ErrorCode, message: String },
     #[error("request body too large")]
     PayloadTooLarge,
+    /// 413 with a specific code, e.g. `image_too_large`.
+    #[error("{message}")]
+    TooLarge { code: ErrorCode, message: String },
     #[error("{0}")]
     UnsupportedMediaType(String),
     #[error("too many attempts, retry in {retry_after_secs} s")]
@@ -211,7 +228,7 @@ impl AppError {
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::PayloadTooLarge | Self::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::RateLimited { .. } | Self::LimitReached { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Upstream { status, .. } => *status,
@@ -232,6 +249,7 @@ impl AppError {
             | Self::Unauthenticated { code, .. }
             | Self::LimitReached { code, .. }
             | Self::Upstream { code, .. } => *code,
+            | Self::TooLarge { code, .. } => *code,
             Self::NotFound => ErrorCode::NotFound,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,

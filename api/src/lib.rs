@@ -14,6 +14,7 @@ pub mod events;
 pub mod github;
 pub mod health;
 pub mod http;
+pub mod images;
 pub mod jobs;
 pub mod json;
 pub mod lifecycle;

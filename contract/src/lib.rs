@@ -10,6 +10,7 @@
 
 pub mod database;
 mod error;
+mod images;
 mod limits;
 mod lookup;
 pub mod names;
@@ -21,6 +22,7 @@ pub mod worker;
 
 pub use database::{DatabaseTls, SSL_MODES};
 pub use error::ConfigError;
+pub use images::ImageSettings;
 pub use limits::LimitSettings;
 pub use lookup::Lookup;
 pub use scale::{PoolerMode, ScaleSettings};

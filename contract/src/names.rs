@@ -65,6 +65,8 @@ pub const DEMO_EVENT_DELAY_MS: &str = "DEMO_EVENT_DELAY_MS";
 
 // AI providers. The operator fills the keys from Secrets (`secretKeyRef`), never as literals.
 pub const DEFAULT_PROVIDER: &str = "DEFAULT_PROVIDER";
+/// Runs that would spend the deployment's model key need the user's own (`ai_key` connection).
+pub const REQUIRE_USER_KEYS: &str = "REQUIRE_USER_KEYS";
 pub const ANTHROPIC_API_KEY: &str = "ANTHROPIC_API_KEY";
 pub const ANTHROPIC_BASE_URL: &str = "ANTHROPIC_BASE_URL";
 pub const ANTHROPIC_MODEL: &str = "ANTHROPIC_MODEL";
@@ -92,6 +94,11 @@ pub const LIMIT_LOGIN_FAILURES_PER_ACCOUNT_IP: &str = "LIMIT_LOGIN_FAILURES_PER_
 pub const LIMIT_LOGIN_FAILURES_PER_IP: &str = "LIMIT_LOGIN_FAILURES_PER_IP";
 pub const LIMIT_LOGIN_SLOWDOWN_AFTER: &str = "LIMIT_LOGIN_SLOWDOWN_AFTER";
 pub const AUDIT_RETENTION_DAYS: &str = "AUDIT_RETENTION_DAYS";
+
+// Images pasted into prompts (`ImageSettings`).
+pub const IMAGE_MAX_BYTES: &str = "IMAGE_MAX_BYTES";
+pub const IMAGE_MAX_PER_MESSAGE: &str = "IMAGE_MAX_PER_MESSAGE";
+pub const IMAGE_MAX_PER_SESSION: &str = "IMAGE_MAX_PER_SESSION";
 
 /// The session cookie's name, the one definition the server, the test helpers, the benchmarks
 /// (`bench/`) and the browser tests (`tests/ui/`) read. With `COOKIE_SECURE` the server sets it

@@ -417,6 +417,8 @@ pub struct ProviderSettings {
     /// One of [`PROVIDER_IDS`], always a configured one.
     pub default_provider: &'static str,
     pub limits: ProviderLimits,
+    /// `REQUIRE_USER_KEYS`: runs need the user's own AI key (except `demo`).
+    pub require_user_keys: bool,
 }
 
 impl Default for ProviderSettings {
@@ -427,6 +429,7 @@ impl Default for ProviderSettings {
             worker: None,
             default_provider: "demo",
             limits: ProviderLimits::default(),
+            require_user_keys: false,
         }
     }
 }
@@ -504,6 +507,7 @@ impl ProviderSettings {
             worker,
             default_provider,
             limits: ProviderLimits::from_env(env)?,
+            require_user_keys: boolean(env, REQUIRE_USER_KEYS, false)?,
         })
     }
 }
@@ -615,6 +619,8 @@ pub struct Settings {
     pub providers: ProviderSettings,
     /// Connection timeouts and caps, per-user and per-IP limits.
     pub limits: crate::limits::LimitSettings,
+    /// Images pasted into prompts: size and count limits.
+    pub images: crate::images::ImageSettings,
     pub scale: crate::ScaleSettings,
     /// Share links: the cap on their anonymous streams.
     pub shares: crate::ShareSettings,
@@ -738,6 +744,7 @@ impl Settings {
             demo,
             providers: ProviderSettings::from_env(env)?,
             limits: crate::limits::LimitSettings::from_env(env)?,
+            images: crate::images::ImageSettings::from_env(env)?,
             scale: crate::ScaleSettings::from_env(env)?,
             shares: crate::ShareSettings::from_env(env)?,
             database_tls: crate::database::DatabaseTls::from_env(env)?,
@@ -846,6 +853,7 @@ mod tests {
                 s.orphans.to_env(),
                 s.shutdown.to_env(),
                 s.providers.limits.to_env(),
+                s.images.to_env(),
                 s.scale.to_env(),
                 s.shares.to_env(),
             ]

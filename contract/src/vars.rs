@@ -204,6 +204,11 @@ pub const VARS: &[VarDoc] = &[
         None,
         "Provider used when a run names none: `demo`, `anthropic`, `openai` or `worker`.",
     ),
+    var(
+        REQUIRE_USER_KEYS,
+        Some("false"),
+        "`true`: runs that would spend the deployment's model keys (`anthropic`, `openai`, the worker) are refused with 403 `user_key_required` unless the user added their own AI key (Settings → Connections); `demo` stays open.",
+    ),
     var(ANTHROPIC_API_KEY, None, "Enables the `anthropic` provider."),
     var(
         ANTHROPIC_BASE_URL,
@@ -314,6 +319,21 @@ pub const VARS: &[VarDoc] = &[
         AUDIT_RETENTION_DAYS,
         Some("90"),
         "Days an audit-log entry is kept; one replica deletes older ones every hour.",
+    ),
+    var(
+        IMAGE_MAX_BYTES,
+        Some("3670016"),
+        "Largest image (bytes of the file) pasted into a prompt; larger uploads get 413 `image_too_large`. The default keeps its base64 under Anthropic's 5 MB per image.",
+    ),
+    var(
+        IMAGE_MAX_PER_MESSAGE,
+        Some("8"),
+        "Images one prompt may carry; more get 422 `too_many_images`.",
+    ),
+    var(
+        IMAGE_MAX_PER_SESSION,
+        Some("100"),
+        "Images one session may hold (uploaded, sent or not); more uploads get 422 `image_limit`.",
     ),
 ];
 

@@ -271,6 +271,7 @@ pub const OPERATOR_ENV: &[&str] = &[
     names::SHUTDOWN_TIMEOUT_MS,
     names::LB_DRAIN_DELAY_MS,
     names::DEFAULT_PROVIDER,
+    names::REQUIRE_USER_KEYS,
     names::ANTHROPIC_API_KEY,
     names::ANTHROPIC_BASE_URL,
     names::ANTHROPIC_MODEL,

@@ -62,6 +62,31 @@ impl Http {
         }
     }
 
+    /// For a base URL a user supplied: reaches `domain` only at `addrs` (which the caller vetted
+    /// against SSRF), follows no redirect and ignores proxy variables.
+    pub fn pinned(
+        limits: &webedt_contract::ProviderLimits,
+        domain: Option<&str>,
+        addrs: &[std::net::SocketAddr],
+    ) -> Self {
+        let connect_timeout = Duration::from_millis(limits.connect_timeout_ms);
+        let mut builder = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .user_agent(concat!("webedt-api/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        if let Some(domain) = domain {
+            builder = builder.resolve_to_addrs(domain, addrs);
+        }
+        Self {
+            client: builder
+                .build()
+                .expect("the HTTP client builds with static settings"),
+            connect_timeout,
+            idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
+        }
+    }
+
     pub fn client(&self) -> &reqwest::Client {
         &self.client
     }

@@ -29,6 +29,8 @@ pub use worker::Worker;
 pub struct Turn {
     pub role: Role,
     pub text: String,
+    /// A user turn's images (replayed with the conversation); empty for assistant turns.
+    pub images: Vec<wire::Image>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,6 +44,9 @@ pub struct RunRequest {
     /// The chat session (the worker protocol's `chatSessionId`).
     pub session: uuid::Uuid,
     pub prompt: String,
+    /// The prompt's images. Chat providers send them; the worker protocol has no field for
+    /// them, so the API refuses images on worker runs (422 `images_unsupported`).
+    pub images: Vec<wire::Image>,
     pub history: Vec<Turn>,
     pub model: String,
     /// Set for a run of a session with a repository: only the worker runs those.
@@ -66,6 +71,10 @@ pub struct CodingRun {
     /// The user's connection to the repository's host, for this run only: git authenticates
     /// with it (HTTP Basic, username and token). `None`: public or local repositories only.
     pub credential: Option<GitCredential>,
+    /// The user's own model key for `provider` (and its base URL), for this run only; `None`:
+    /// the worker's configured key.
+    pub api_key: Option<webedt_contract::Secret>,
+    pub base_url: Option<String>,
 }
 
 /// A username and token for a git host. The token's `Debug` output is redacted.
@@ -158,15 +167,19 @@ impl RunRequest {
         let all = self.history.iter().cloned().chain(std::iter::once(Turn {
             role: Role::User,
             text: self.prompt.clone(),
+            images: self.images.clone(),
         }));
         for turn in all {
-            if turn.text.trim().is_empty() || (turns.is_empty() && turn.role == Role::Assistant) {
+            if (turn.text.trim().is_empty() && turn.images.is_empty())
+                || (turns.is_empty() && turn.role == Role::Assistant)
+            {
                 continue;
             }
             match turns.last_mut() {
                 Some(last) if last.role == turn.role => {
                     last.text.push_str("\n\n");
                     last.text.push_str(&turn.text);
+                    last.images.extend(turn.images);
                 }
                 _ => turns.push(turn),
             }
@@ -181,7 +194,11 @@ fn wire_messages(request: &RunRequest) -> Vec<wire::Message> {
         .conversation()
         .into_iter()
         .map(|t| match t.role {
-            Role::User => wire::Message::User(t.text),
+            Role::User if t.images.is_empty() => wire::Message::User(t.text),
+            Role::User => wire::Message::UserImages {
+                text: t.text,
+                images: t.images,
+            },
             Role::Assistant => wire::Message::Assistant {
                 text: t.text,
                 calls: vec![],
@@ -242,6 +259,7 @@ mod tests {
         Turn {
             role,
             text: text.into(),
+            images: vec![],
         }
     }
 
@@ -280,6 +298,7 @@ mod tests {
         let request = RunRequest {
             session: uuid::Uuid::nil(),
             prompt: "third".into(),
+            images: vec![],
             history: vec![
                 turn(Role::Assistant, "cut-off answer"),
                 turn(Role::User, "first"),

@@ -186,6 +186,10 @@ fn execute_body(request: &RunRequest, history: Vec<Value>) -> Value {
         }
         if let Some(kind) = &c.provider {
             body["provider"] = json!({ "kind": kind, "model": c.model });
+            if let Some(key) = &c.api_key {
+                body["provider"]["apiKey"] = json!(key.expose());
+                body["provider"]["baseUrl"] = json!(c.base_url);
+            }
         }
     }
     body
@@ -320,6 +324,7 @@ mod tests {
         let request = RunRequest {
             session: uuid::Uuid::nil(),
             prompt: "Add a note".into(),
+            images: vec![],
             history: vec![],
             model: "demo".into(),
             coding: Some(crate::CodingRun {
@@ -332,6 +337,8 @@ mod tests {
                 provider: Some("demo".into()),
                 model: None,
                 credential: None,
+                api_key: None,
+                base_url: None,
             }),
         };
         let body = execute_body(&request, vec![]);

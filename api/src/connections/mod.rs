@@ -3,14 +3,20 @@
 //! token; another user's connection is a 404. Coding runs on a repository of a connected host
 //! get the token as their credential ([`credential_for`]).
 
+mod ai_key;
 mod crypto;
 pub mod hosts;
 mod reencrypt;
 mod routes;
 
+pub use ai_key::{AiProvider, OwnKey, outbound_error, own_keys};
 pub use crypto::{Keyring, MIN_KEY_BYTES, OpenError, Sealed};
 pub use reencrypt::{Report, reencrypt};
-pub use routes::router;
+
+/// The connection routes: git hosts (`routes`) and the user's own AI keys (`ai_key`).
+pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
+    routes::router().merge(ai_key::router())
+}
 
 use uuid::Uuid;
 

@@ -26,13 +26,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(rename_all = "camelCase")]
 pub struct Connection {
     pub id: Uuid,
-    /// `pat` (a personal access token) or `github` (connected with GitHub sign-in).
+    /// `pat` (a personal access token), `github` (connected with GitHub sign-in) or `ai_key`
+    /// (the user's own AI provider key).
     pub kind: String,
-    /// The API the host speaks: `github`, `gitlab` or `gitea`.
+    /// The API the host speaks: `github`, `gitlab` or `gitea`; for `ai_key`: `anthropic` or
+    /// `openai`.
     pub provider: String,
-    /// `https://host[:port]`.
+    /// `https://host[:port]`; for `ai_key`: the API's base URL.
     pub host: String,
-    /// Who the token belongs to, as the host reported it.
+    /// Who the token belongs to, as the host reported it; for `ai_key`: the model its runs use
+    /// by default (empty: none chosen).
     pub login: String,
     pub created_at: DateTime<Utc>,
 }

@@ -11,8 +11,8 @@ use webedt_providers::Changes;
 #[derive(Debug, Clone, Serialize, ToSchema)]
 #[serde(tag = "type", content = "data", rename_all = "snake_case")]
 pub enum Event {
-    /// The prompt that started a run.
-    UserMessage(Text),
+    /// The prompt that started a run (with the ids of its images, if any).
+    UserMessage(Prompt),
     /// A run began (provider and model it uses; a code session's working branch).
     RunStarted(RunStarted),
     /// Assistant text (consecutive deltas may be coalesced into one event).
@@ -54,6 +54,14 @@ pub struct SessionUpdateFrame {
     event: String,
     /// A `SessionChange` as JSON, or `{}`.
     data: String,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Prompt {
+    pub text: String,
+    /// Images sent with the prompt (`getImage` serves each); absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<uuid::Uuid>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -240,7 +248,11 @@ mod tests {
         .to_stored();
         assert_eq!(kind, "error");
         assert_eq!(data, serde_json::json!({ "message": "lost" }));
-        let (kind, data) = Event::UserMessage(Text { text: "hi".into() }).to_stored();
+        let (kind, data) = Event::UserMessage(Prompt {
+            text: "hi".into(),
+            images: vec![],
+        })
+        .to_stored();
         assert_eq!(
             (kind.as_str(), data["text"].as_str()),
             ("user_message", Some("hi"))

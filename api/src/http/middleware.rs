@@ -105,7 +105,7 @@ where
         let path = req.uri().path().to_owned();
         let response = match crate::auth::csrf::refusal(&state, &req) {
             Some(refused) => refused,
-            None => match read_body(&state, req).await {
+            None => match read_body(&state, req, route.as_ref()).await {
                 Ok(req) => {
                     json_errors(unwrap(inner.call(req).instrument(span.clone()).await)).await
                 }
@@ -164,7 +164,11 @@ where
 /// the connection closes) and `BODY_LIMIT_BYTES` (else 413). A client that sends its head and
 /// then a byte a minute would otherwise hold the handler, and whatever it acquired, forever.
 /// Every body this API accepts is a small JSON document that handlers buffer anyway.
-async fn read_body(state: &AppState, req: Request) -> Result<Request, Response> {
+async fn read_body(
+    state: &AppState,
+    req: Request,
+    route: Option<&MatchedPath>,
+) -> Result<Request, Response> {
     use axum::body::{Body, HttpBody};
     use futures::StreamExt;
     let unsafe_method = !crate::auth::csrf::is_safe(req.method());
@@ -176,7 +180,14 @@ async fn read_body(state: &AppState, req: Request) -> Result<Request, Response> 
     if req.body().is_end_stream() {
         return Ok(req);
     }
-    let limit = state.config.settings.http.body_limit_bytes;
+    // An image upload carries an image's base64: its own, larger bound.
+    let limit = if route.is_some_and(|r| r.as_str() == crate::images::UPLOAD_ROUTE)
+        && req.method() == axum::http::Method::POST
+    {
+        crate::images::upload_body_limit(&state.config.settings)
+    } else {
+        state.config.settings.http.body_limit_bytes
+    };
     let deadline = std::time::Duration::from_millis(state.config.settings.limits.body_timeout_ms);
     let (parts, body) = req.into_parts();
     let read = async move {

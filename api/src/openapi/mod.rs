@@ -30,6 +30,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .merge(crate::events::router())
         .merge(crate::shares::router())
         .merge(crate::runs::router())
+        .merge(crate::images::router())
         .merge(crate::connections::router())
         .merge(crate::github::router())
         .merge(docs::router())

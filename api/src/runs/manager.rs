@@ -58,6 +58,8 @@ async fn history(state: &AppState, session: Uuid) -> AppResult<Vec<Turn>> {
     .fetch_all(state.db.pool())
     .await?;
     let mut turns: Vec<Turn> = Vec::new();
+    // Each user turn's image ids, loaded below for the turns kept.
+    let mut image_ids: Vec<Vec<Uuid>> = Vec::new();
     for (kind, data) in rows {
         let text = data["text"].as_str().unwrap_or_default();
         let role = if kind == "user_message" {
@@ -70,10 +72,23 @@ async fn history(state: &AppState, session: Uuid) -> AppResult<Vec<Turn>> {
             Some(last) if last.role == Role::Assistant && role == Role::Assistant => {
                 last.text.push_str(text)
             }
-            _ => turns.push(Turn {
-                role,
-                text: text.to_string(),
-            }),
+            _ => {
+                image_ids.push(
+                    data["images"]
+                        .as_array()
+                        .map(|ids| {
+                            ids.iter()
+                                .filter_map(|id| id.as_str()?.parse().ok())
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                );
+                turns.push(Turn {
+                    role,
+                    text: text.to_string(),
+                    images: vec![],
+                })
+            }
         }
     }
     let mut total = 0;
@@ -85,8 +100,34 @@ async fn history(state: &AppState, session: Uuid) -> AppResult<Vec<Turn>> {
             total <= budget
         })
         .count();
-    Ok(turns.split_off(turns.len() - keep))
+    let from = turns.len() - keep;
+    let mut kept = turns.split_off(from);
+    let mut ids = image_ids.split_off(from);
+    // The newest images are replayed, at most HISTORY_IMAGES_MAX of them (the APIs cap images
+    // per request); older turns keep their text.
+    let mut budget = HISTORY_IMAGES_MAX;
+    for turn_ids in ids.iter_mut().rev() {
+        let take = turn_ids.len().min(budget);
+        turn_ids.drain(..turn_ids.len() - take);
+        budget -= take;
+    }
+    let wanted: Vec<Uuid> = ids.iter().flatten().copied().collect();
+    if !wanted.is_empty() {
+        let loaded = crate::images::load(state, session, &wanted).await?;
+        for (turn, turn_ids) in kept.iter_mut().zip(&ids) {
+            turn.images = turn_ids
+                .iter()
+                .filter_map(|id| loaded.iter().find(|(i, _)| i == id))
+                .map(|(_, image)| image.clone())
+                .collect();
+        }
+    }
+    Ok(kept)
 }
+
+/// Most images of earlier turns replayed with a follow-up (Anthropic takes at most 100 per
+/// request, and every one costs input tokens).
+const HISTORY_IMAGES_MAX: usize = 20;
 
 pub struct Started {
     pub session: Session,
@@ -100,10 +141,14 @@ pub async fn start(
     state: &AppState,
     session: &Session,
     prompt: String,
+    images: &[String],
     provider: Option<&str>,
     model: Option<&str>,
 ) -> AppResult<Started> {
-    let (provider_id, model) = state.providers.resolve(
+    // The owner's own AI keys: a provider one enables runs on it instead of the deployment's.
+    let own = crate::connections::own_keys(state, session.user_id).await?;
+    let (provider_id, model) = state.providers.resolve_with(
+        &own,
         Some(provider.unwrap_or(&session.provider)),
         model.or(if provider.is_none() {
             Some(session.model.as_str())
@@ -111,19 +156,55 @@ pub async fn start(
             None
         }),
     )?;
+    let own_key = own.into_iter().find(|k| k.provider == provider_id);
+    // REQUIRE_USER_KEYS: nothing but the demo runs on the deployment's keys.
+    if state.config.settings.providers.require_user_keys
+        && own_key.is_none()
+        && provider_id != "demo"
+    {
+        return Err(super::Providers::user_key_required(&provider_id));
+    }
+    // The key's base URL is checked again now (DNS may have changed since it was stored).
+    let own_vetted = match &own_key {
+        Some(key) => {
+            let url = url::Url::parse(&key.base_url).map_err(AppError::internal)?;
+            Some(
+                state
+                    .config
+                    .outbound
+                    .vet(&url)
+                    .await
+                    .map_err(crate::connections::outbound_error)?,
+            )
+        }
+        None => None,
+    };
     // A session with a repository is a code session: its runs go to the coding worker, which
-    // calls the chosen model itself.
+    // calls the chosen model itself (with the user's own key when they have one).
     let provider = if session.repository.is_some() {
         state.providers.coding().ok_or_else(|| AppError::Conflict {
             code: ErrorCode::CodingUnavailable,
             message: super::Providers::coding_unavailable().into(),
         })?
+    } else if let (Some(key), Some(vetted)) = (&own_key, &own_vetted) {
+        super::Providers::with_own_key(&state.config.settings.providers.limits, key, vetted)
     } else {
         state
             .providers
             .get(&provider_id)
             .ok_or_else(|| AppError::validation("provider", "is not configured"))?
     };
+    // Images go to chat providers only: the worker protocol carries none.
+    if !images.is_empty() && (session.repository.is_some() || provider_id == "worker") {
+        return Err(AppError::Unprocessable {
+            code: ErrorCode::ImagesUnsupported,
+            field: "images",
+            message:
+                "images: runs on the coding worker take no images; send the prompt without them"
+                    .into(),
+        });
+    }
+    let images = crate::images::for_prompt(state, session.id, images).await?;
     // The owner's connection to the repository's host, decrypted for this run only.
     let connected = match session.repository.as_deref() {
         Some(repository) => {
@@ -189,8 +270,9 @@ pub async fn start(
         .ok_or_else(session_deleted)?;
         (row.session, row.last_seq)
     };
-    let user_message = Event::UserMessage(kinds::Text {
+    let user_message = Event::UserMessage(kinds::Prompt {
         text: prompt.clone(),
+        images: images.iter().map(|(id, _)| *id).collect(),
     });
     events::append(&mut *tx, session.id, &user_message).await?;
     let started = Event::RunStarted(kinds::RunStarted {
@@ -206,11 +288,14 @@ pub async fn start(
     // From the row as claimed: no other run can move the recorded head until this one ends.
     let coding = author.map(|(name, email)| CodingRun {
         credential,
+        api_key: own_key.as_ref().map(|k| k.key.clone()),
+        base_url: own_key.as_ref().map(|k| k.base_url.clone()),
         ..coding_run(&updated, &provider_id, &model, name, email)
     });
     let request = RunRequest {
         session: session.id,
         prompt,
+        images: images.into_iter().map(|(_, image)| image).collect(),
         history,
         model,
         coding,
@@ -280,6 +365,8 @@ fn coding_run(
         provider: (provider != "worker").then(|| provider.to_string()),
         model: (provider != "worker" && provider != "demo").then(|| model.to_string()),
         credential: None,
+        api_key: None,
+        base_url: None,
     }
 }
 

@@ -51,6 +51,10 @@ struct ExecuteBody {
     provider: Option<String>,
     #[schema(min_length = 1, max_length = 200)]
     model: Option<String>,
+    /// Ids of images uploaded to the session (`uploadImage`) to send with the prompt, at most
+    /// `IMAGE_MAX_PER_MESSAGE`; not for runs on the coding worker (422 `images_unsupported`).
+    #[serde(default)]
+    images: Vec<String>,
 }
 
 /// Starts a run (creating the session when no id is given) and answers with the session's
@@ -65,6 +69,8 @@ struct ExecuteBody {
             headers(("x-session-id" = Uuid, description = "The session the run belongs to"))),
         (status = 404, description = "`not_found`: no such session of the caller", body = ErrorBody),
         (status = 409, description = "`run_active`, `session_deleted`", body = ErrorBody),
+        (status = 422, description = "`validation`, `too_many_images`, `unknown_image`, \
+            `images_unsupported`", body = ErrorBody),
     ),
 )]
 async fn execute_remote(
@@ -77,6 +83,14 @@ async fn execute_remote(
     crate::validate::provider_and_model(body.provider.as_deref(), body.model.as_deref())?;
     if let Some(id) = body.website_session_id.as_deref() {
         crate::validate::text("websiteSessionId", id, 64)?;
+    } else if !body.images.is_empty() {
+        // Images are uploaded to a session: a new one has none yet.
+        return Err(AppError::Unprocessable {
+            code: ErrorCode::UnknownImage,
+            field: "images",
+            message: "images: upload them to a session first, then name it in websiteSessionId"
+                .into(),
+        });
     }
     // The answer is a stream: take its place under the cap before anything is written.
     let slot = crate::events::stream_slot(&state, &auth)?;
@@ -87,9 +101,12 @@ async fn execute_remote(
             let mut conn = state.db.acquire().await?;
             super::manager::within_user_limits(&state, &mut *conn, auth.user.id).await?;
             drop(conn);
-            let (provider, model) = state
-                .providers
-                .resolve(body.provider.as_deref(), body.model.as_deref())?;
+            let own = crate::connections::own_keys(&state, auth.user.id).await?;
+            let (provider, model) = state.providers.resolve_with(
+                &own,
+                body.provider.as_deref(),
+                body.model.as_deref(),
+            )?;
             insert_session(
                 &state,
                 auth.user.id,
@@ -105,6 +122,7 @@ async fn execute_remote(
         &state,
         &session,
         prompt,
+        &body.images,
         body.provider.as_deref(),
         body.model.as_deref(),
     )
@@ -127,6 +145,10 @@ struct SendBody {
     provider: Option<String>,
     #[schema(min_length = 1, max_length = 200)]
     model: Option<String>,
+    /// Ids of images uploaded to the session (`uploadImage`) to send with the prompt, at most
+    /// `IMAGE_MAX_PER_MESSAGE`; not for runs on the coding worker (422 `images_unsupported`).
+    #[serde(default)]
+    images: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -146,6 +168,8 @@ struct RunAccepted {
         (status = 202, description = "The run started", body = RunAccepted),
         (status = 404, description = "`not_found`", body = ErrorBody),
         (status = 409, description = "`run_active`, `session_deleted`", body = ErrorBody),
+        (status = 422, description = "`validation`, `too_many_images`, `unknown_image`, \
+            `images_unsupported`", body = ErrorBody),
     ),
 )]
 async fn send(
@@ -161,6 +185,7 @@ async fn send(
         &state,
         &session,
         prompt,
+        &body.images,
         body.provider.as_deref(),
         body.model.as_deref(),
     )
@@ -213,13 +238,15 @@ struct ProviderList {
     providers: Vec<ProviderInfo>,
 }
 
-/// The configured AI providers (never a key) and which is the default.
+/// The configured AI providers, plus those the caller's own AI keys enable (never a key), and
+/// which is the default.
 #[utoipa::path(
     get, path = "/api/providers", operation_id = "listProviders", tag = "runs",
     responses((status = 200, description = "Providers", body = ProviderList)),
 )]
-async fn providers(State(state): State<AppState>, _auth: AuthUser) -> Json<ProviderList> {
-    Json(ProviderList {
-        providers: state.providers.describe(),
-    })
+async fn providers(State(state): State<AppState>, auth: AuthUser) -> AppResult<Json<ProviderList>> {
+    let own = crate::connections::own_keys(&state, auth.user.id).await?;
+    Ok(Json(ProviderList {
+        providers: state.providers.describe(&own),
+    }))
 }

@@ -76,7 +76,8 @@ pub async fn insert_session(
         None => "New session".to_string(),
     };
     crate::validate::provider_and_model(provider, model)?;
-    let (provider, model) = state.providers.resolve(provider, model)?;
+    let own = crate::connections::own_keys(state, user).await?;
+    let (provider, model) = state.providers.resolve_with(&own, provider, model)?;
     let id = Uuid::new_v4();
     let mut conn = state.db.acquire().await?;
     let mut tx = conn.begin().await?;

@@ -145,5 +145,8 @@ fn provider_env(v: &ValidatedWebEDT, from_secret: &dyn Fn(&str) -> Option<EnvVar
     if let Some(d) = p.default {
         env.push(value(names::DEFAULT_PROVIDER, d.as_str()));
     }
+    if p.require_user_keys {
+        env.push(value(names::REQUIRE_USER_KEYS, "true"));
+    }
     env
 }

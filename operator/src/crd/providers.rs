@@ -56,6 +56,11 @@ pub struct ProvidersSpec {
     #[serde(default = "d_history")]
     #[schemars(range(max = 100_000_000))]
     pub history_max_chars: u64,
+    /// Runs that would spend the deployment's model keys need the user's own AI key (a
+    /// Connections entry); without one they are refused with 403 `user_key_required`. The demo
+    /// provider stays open (REQUIRE_USER_KEYS).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub require_user_keys: bool,
 }
 
 fn d_connect() -> u64 {
@@ -78,6 +83,7 @@ impl Default for ProvidersSpec {
             connect_timeout_ms: d_connect(),
             idle_timeout_ms: d_idle(),
             history_max_chars: d_history(),
+            require_user_keys: false,
         }
     }
 }

@@ -36,6 +36,21 @@ pub struct Vetted {
     addrs: Vec<SocketAddr>,
 }
 
+impl Vetted {
+    /// The addresses the host resolved to, each checked.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The host when it is a name (an IP literal needs no pinning).
+    pub fn domain(&self) -> Option<&str> {
+        match self.url.host() {
+            Some(Host::Domain(d)) => Some(d),
+            _ => None,
+        }
+    }
+}
+
 impl Outbound {
     pub fn new(allowed: &[String]) -> Self {
         Self {
@@ -122,6 +137,8 @@ impl Outbound {
     }
 
     /// A client that reaches `vetted`'s host only at its vetted addresses.
+    ///
+    /// (Model providers build theirs with `webedt_providers::Http::pinned` from [`Vetted::addrs`].)
     pub fn client(&self, vetted: &Vetted) -> reqwest::Client {
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -43,6 +43,21 @@ pub fn body(req: &Request<'_>) -> Value {
 fn message(m: &Message) -> Value {
     match m {
         Message::User(t) => json!({"role": "user", "content": t}),
+        // Images first, then the text (the order Anthropic's docs recommend).
+        Message::UserImages { text, images } => {
+            let mut blocks: Vec<Value> = images
+                .iter()
+                .map(|i| {
+                    json!({"type": "image", "source": {
+                        "type": "base64", "media_type": i.media_type, "data": i.base64()
+                    }})
+                })
+                .collect();
+            if !text.is_empty() {
+                blocks.push(json!({"type": "text", "text": text}));
+            }
+            json!({"role": "user", "content": blocks})
+        }
         Message::Assistant { text, calls } if calls.is_empty() => {
             // The API refuses an empty turn (a run that failed before its first word).
             let text = if text.is_empty() { "(no answer)" } else { text };

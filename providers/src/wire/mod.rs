@@ -33,10 +33,40 @@ pub struct ToolResult {
     pub is_error: bool,
 }
 
+/// An image of a prompt: its media type (`image/png`, `image/jpeg`, `image/gif` or
+/// `image/webp`, read from its bytes) and the bytes. `Debug` shows the size, not the bytes.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Image {
+    pub media_type: &'static str,
+    pub data: std::sync::Arc<[u8]>,
+}
+
+impl std::fmt::Debug for Image {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Image({}, {} bytes)", self.media_type, self.data.len())
+    }
+}
+
+impl Image {
+    /// The bytes in standard base64, as both formats carry them.
+    pub fn base64(&self) -> String {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(&self.data)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum Message {
     User(String),
-    Assistant { text: String, calls: Vec<ToolCall> },
+    /// A user turn with images: Anthropic `image` blocks, OpenAI `image_url` data URLs.
+    UserImages {
+        text: String,
+        images: Vec<Image>,
+    },
+    Assistant {
+        text: String,
+        calls: Vec<ToolCall>,
+    },
     ToolResults(Vec<ToolResult>),
 }
 
@@ -45,6 +75,8 @@ impl Message {
     pub fn chars(&self) -> usize {
         match self {
             Message::User(t) => t.len(),
+            // Images are bounded by count, not by this budget.
+            Message::UserImages { text, .. } => text.len(),
             Message::Assistant { text, calls } => {
                 text.len()
                     + calls

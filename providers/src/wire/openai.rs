@@ -23,6 +23,17 @@ pub fn body(req: &Request<'_>) -> Value {
     for m in req.messages {
         match m {
             Message::User(t) => messages.push(json!({"role": "user", "content": t})),
+            Message::UserImages { text, images } => {
+                let mut parts = Vec::new();
+                if !text.is_empty() {
+                    parts.push(json!({"type": "text", "text": text}));
+                }
+                for i in images {
+                    let url = format!("data:{};base64,{}", i.media_type, i.base64());
+                    parts.push(json!({"type": "image_url", "image_url": {"url": url}}));
+                }
+                messages.push(json!({"role": "user", "content": parts}));
+            }
             Message::Assistant { text, calls } if calls.is_empty() => {
                 messages.push(json!({"role": "assistant", "content": text}));
             }

@@ -134,6 +134,7 @@ fn coding(bare: &Path, provider: &str, expected_head: Option<String>) -> RunRequ
     RunRequest {
         session: SESSION.parse().unwrap(),
         prompt: "Add a note to the README".into(),
+        images: vec![],
         history: vec![],
         model: "worker".into(),
         coding: Some(CodingRun {
@@ -146,6 +147,8 @@ fn coding(bare: &Path, provider: &str, expected_head: Option<String>) -> RunRequ
             provider: Some(provider.into()),
             model: None,
             credential: None,
+            api_key: None,
+            base_url: None,
         }),
     }
 }

@@ -24,6 +24,8 @@ const WAIT: Duration = Duration::from_secs(20);
 
 mod failures;
 mod fake;
+mod images;
+mod own_key;
 mod search;
 mod settings;
 mod streams;

@@ -6,6 +6,7 @@ import { api, post, del, describe } from '../api.js';
 import { h, mount, field, setFieldError } from '../dom.js';
 import { toast } from '../ui.js';
 import { dateTime } from '../format.js';
+import { aiKeySection } from './ai-key.js';
 
 const PROVIDERS = [['', 'Detect'], ['github', 'GitHub / GitHub Enterprise'], ['gitlab', 'GitLab'], ['gitea', 'Gitea / Forgejo']];
 
@@ -57,7 +58,8 @@ export function connectionsCard() {
   async function load() {
     try {
       const data = await api('/api/connections');
-      const items = (data && data.connections) || [];
+      // AI keys are listed in their own section.
+      const items = ((data && data.connections) || []).filter((c) => c.kind !== 'ai_key');
       listStatus.textContent = items.length ? '' : 'No hosts connected yet.';
       mount(list, items.map((c) => h('li', { class: 'device' },
         h('div', { class: 'device-info' },
@@ -124,5 +126,5 @@ export function connectionsCard() {
     listStatus, list,
     h('div', { class: 'stack' }, githubButton, githubStatus),
     h('h3', { text: 'Or add a personal access token' }),
-    form);
+    form, aiKeySection());
 }

@@ -26,7 +26,9 @@ function resultText(content) {
 }
 
 export class Transcript {
-  constructor({ onRender = () => {} } = {}) {
+  /** `imageBase`: the session's images URL (`/api/sessions/<id>/images`), for thumbnails. */
+  constructor({ onRender = () => {}, imageBase = null } = {}) {
+    this.imageBase = imageBase;
     this.el = h('ol', { class: 'transcript', 'aria-label': 'Conversation' });
     this.lastSeq = 0;
     this.count = 0;
@@ -82,8 +84,16 @@ export class Transcript {
 
   userMessage(data, seq) {
     this.closeAssistant();
+    const ids = Array.isArray(data.images) && this.imageBase ? data.images : [];
+    const thumbs = ids.length === 0 ? null : h('div', { class: 'msg-images' },
+      ids.map((image, i) => {
+        const src = `${this.imageBase}/${encodeURIComponent(image)}`;
+        return h('a', { href: src, target: '_blank', rel: 'noopener', class: 'msg-image' },
+          h('img', { src, alt: `Image ${i + 1} sent with this prompt`, loading: 'lazy' }));
+      }));
     this.add(h('li', { class: 'msg msg-user', dataset: { seq } },
       h('div', { class: 'msg-author', text: 'You' }),
+      thumbs,
       h('div', { class: 'msg-text', text: data.text ?? '' })));
   }
 

@@ -13,6 +13,7 @@ import { displayTitle, broadcast } from '../components/session-list.js';
 import { inlineRename } from '../components/rename.js';
 import { submitOnEnter } from './home.js';
 import { shareControls } from '../components/share.js';
+import { attachments } from '../components/attachments.js';
 
 const PAGE = 500;
 
@@ -41,6 +42,7 @@ export async function render(main, ctx) {
     stickToBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < 80;
   });
   const transcript = new Transcript({
+    imageBase: `${base}/images`,
     onRender: () => {
       if (stickToBottom) scroller.scrollTop = scroller.scrollHeight;
     },
@@ -76,10 +78,12 @@ export async function render(main, ctx) {
   const picker = providerPicker({ provider: session.provider, model: session.model });
   const sendButton = h('button', { type: 'submit', class: 'primary' }, icon('send'), h('span', { text: 'Send' }));
   const sendError = h('p', { class: 'form-error', role: 'alert', hidden: true });
-  const composerHint = h('p', { class: 'hint', id: followHint, text: 'Enter to send, Shift+Enter for a new line.' });
+  const composerHint = h('p', { class: 'hint', id: followHint, text: 'Enter to send, Shift+Enter for a new line. Paste or drop images into the box.' });
+  const images = attachments(followup, { onError: (m) => toast(m, 'error') });
   const composer = h('form', { class: 'composer composer-chat' },
     h('label', { for: followId, class: 'visually-hidden', text: 'Follow-up message' }),
     followup,
+    images.el,
     h('div', { class: 'composer-row' }, picker.el, sendButton),
     composerHint, sendError);
   submitOnEnter(followup, composer);
@@ -152,7 +156,7 @@ export async function render(main, ctx) {
     if (!running) stopping = false;
     sendButton.disabled = running;
     composerHint.textContent = running ? 'A run is in progress: send a follow-up when it ends, or Stop it.'
-      : 'Enter to send, Shift+Enter for a new line.';
+      : 'Enter to send, Shift+Enter for a new line. Paste or drop images into the box.';
     renderTotals();
   }
 
@@ -270,8 +274,11 @@ export async function render(main, ctx) {
     if (!message || running) return;
     sendButton.disabled = true;
     try {
-      const res = await post(`${base}/send`, { message, ...picker.value() });
+      const body = { message, ...picker.value() };
+      if (images.count() > 0) body.images = await images.upload(base);
+      const res = await post(`${base}/send`, body);
       followup.value = '';
+      images.clear();
       if (res && res.session) {
         applySession(res.session);
         broadcast('updated', res.session);

@@ -6,6 +6,7 @@ import { title, toast } from '../ui.js';
 import { providerPicker } from '../components/provider-picker.js';
 import { repoPicker } from '../components/repo-picker.js';
 import { broadcast } from '../components/session-list.js';
+import { attachments } from '../components/attachments.js';
 
 /** The first line of a prompt, shortened: the new session's title. */
 export function titleFrom(prompt) {
@@ -35,12 +36,14 @@ export function render(main, ctx) {
   const repo = repoPicker();
   const error = h('p', { class: 'form-error', role: 'alert', hidden: true });
   const submit = h('button', { type: 'submit', class: 'primary' }, 'Start session');
+  const images = attachments(prompt, { onError: (m) => toast(m, 'error') });
   const form = h('form', { class: 'composer composer-home' },
     h('label', { for: id, class: 'composer-label', text: 'What should the agent do?' }),
     prompt,
     repo.el,
+    images.el,
     h('div', { class: 'composer-row' }, picker.el, submit),
-    h('p', { class: 'hint', id: hintId, text: 'Enter to start, Shift+Enter for a new line.' }),
+    h('p', { class: 'hint', id: hintId, text: 'Enter to start, Shift+Enter for a new line. Paste or drop images into the box.' }),
     error);
   submitOnEnter(prompt, form);
 
@@ -66,7 +69,10 @@ export function render(main, ctx) {
       const session = await post('/api/sessions', { title: titleFrom(message), ...choice, ...code });
       broadcast('created', session);
       try {
-        const sent = await post(`/api/sessions/${encodeURIComponent(session.id)}/send`, { message, ...choice });
+        const base = `/api/sessions/${encodeURIComponent(session.id)}`;
+        const body = { message, ...choice };
+        if (images.count() > 0) body.images = await images.upload(base);
+        const sent = await post(`${base}/send`, body);
         if (sent && sent.session) broadcast('updated', sent.session);
       } catch (e) {
         toast(`The session was created but its run did not start: ${describe(e)}`, 'error');
