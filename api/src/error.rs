@@ -249,7 +249,7 @@ impl AppError {
             | Self::Unauthenticated { code, .. }
             | Self::LimitReached { code, .. }
             | Self::Upstream { code, .. } => *code,
-            | Self::TooLarge { code, .. } => *code,
+            Self::TooLarge { code, .. } => *code,
             Self::NotFound => ErrorCode::NotFound,
             Self::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Self::UnsupportedMediaType(_) => ErrorCode::UnsupportedMediaType,

@@ -69,10 +69,26 @@ impl Http {
         domain: Option<&str>,
         addrs: &[std::net::SocketAddr],
     ) -> Self {
-        let connect_timeout = Duration::from_millis(limits.connect_timeout_ms);
+        Self::pinned_with_timeouts(
+            Duration::from_millis(limits.connect_timeout_ms),
+            Duration::from_millis(limits.idle_timeout_ms),
+            concat!("webedt-api/", env!("CARGO_PKG_VERSION")),
+            domain,
+            addrs,
+        )
+    }
+
+    /// [`Http::pinned`] with explicit timeouts and user agent (the worker's).
+    pub fn pinned_with_timeouts(
+        connect_timeout: Duration,
+        idle_timeout: Duration,
+        user_agent: &'static str,
+        domain: Option<&str>,
+        addrs: &[std::net::SocketAddr],
+    ) -> Self {
         let mut builder = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
-            .user_agent(concat!("webedt-api/", env!("CARGO_PKG_VERSION")))
+            .user_agent(user_agent)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy();
         if let Some(domain) = domain {
@@ -83,7 +99,7 @@ impl Http {
                 .build()
                 .expect("the HTTP client builds with static settings"),
             connect_timeout,
-            idle_timeout: Duration::from_millis(limits.idle_timeout_ms),
+            idle_timeout,
         }
     }
 

@@ -168,6 +168,9 @@ test('the changes as a diff, the pull request, its link on the other replica', a
   assert.deepEqual(rows[2], ['2', '', '−', 'Old line']);
   assert.deepEqual(rows[3], ['', '2', '+', 'New line']);
   assert.ok(await page.locator('.diff-file').nth(1).locator('.hljs-keyword').count() > 0, 'the Rust file is highlighted');
+  // GitHub's compare view of the working branch, on the connected GitHub host.
+  const compare = await page.getByRole('link', { name: 'Compare' }).getAttribute('href');
+  assert.match(compare, new RegExp(`^${fakeBase.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/octocat/spoon-knife/compare/develop\\.\\.\\.webedt/[0-9a-f]{32}$`));
   await screenshot(page, 'github-changes');
   await page.getByRole('button', { name: 'Create pull request' }).click();
   const link = page.getByRole('link', { name: 'Pull request #1347' });

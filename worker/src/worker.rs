@@ -253,6 +253,7 @@ impl Worker {
 
 fn client(
     inner: &Inner,
+    http: llm::Http,
     spec: Option<&ProviderSpec>,
     legacy_model: Option<&str>,
 ) -> Result<(Client, String), String> {
@@ -279,7 +280,7 @@ fn client(
         ),
         ProviderKind::Anthropic => (
             Client::Anthropic {
-                http: inner.http.clone(),
+                http,
                 key: key.or_else(|| p.anthropic_key.clone()).ok_or(
                     "Anthropic needs an API key: the run brought none and the worker has no ANTHROPIC_API_KEY",
                 )?,
@@ -293,7 +294,7 @@ fn client(
         ),
         ProviderKind::Openai => (
             Client::OpenAi {
-                http: inner.http.clone(),
+                http,
                 key: key.or_else(|| p.openai_key.clone()),
                 base_url: base
                     .or_else(|| p.openai_base_url.clone())
@@ -374,7 +375,30 @@ async fn execute(
 ) -> Result<(), String> {
     let started = Instant::now();
     let cfg = &inner.config;
-    let (client, model) = client(inner, request.provider.as_ref(), request.model.as_deref())?;
+    // A base URL in the request is the user's own provider (the worker's configured ones come
+    // from its environment): a host a user named, so it goes through the SSRF guard.
+    let http = match request
+        .provider
+        .as_ref()
+        .and_then(|p| p.base_url.as_deref())
+    {
+        Some(base) => {
+            llm::http_for_user_base_url(
+                &inner.outbound,
+                base,
+                inner.providers.connect_timeout,
+                inner.providers.idle_timeout,
+            )
+            .await?
+        }
+        None => inner.http.clone(),
+    };
+    let (client, model) = client(
+        inner,
+        http,
+        request.provider.as_ref(),
+        request.model.as_deref(),
+    )?;
     if let Some(spec) = &request.workspace {
         workspace::validate(spec, &cfg.git_protocols).await?;
     }

@@ -48,6 +48,29 @@ pub fn http(connect: std::time::Duration, idle: std::time::Duration) -> Http {
     )
 }
 
+/// The client for a base URL the run brought (the user's own provider): checked like every host
+/// a user names (HTTPS, public addresses, unless allowlisted) and pinned to the checked addresses.
+pub async fn http_for_user_base_url(
+    outbound: &webedt_providers::outbound::Outbound,
+    base_url: &str,
+    connect: std::time::Duration,
+    idle: std::time::Duration,
+) -> Result<Http, String> {
+    let url = url::Url::parse(base_url)
+        .map_err(|_| "the provider's base URL is not a URL".to_string())?;
+    let vetted = outbound
+        .vet(&url)
+        .await
+        .map_err(|e| format!("the provider's base URL: {e}"))?;
+    Ok(Http::pinned_with_timeouts(
+        connect,
+        idle,
+        concat!("webedt-worker/", env!("CARGO_PKG_VERSION")),
+        vetted.domain(),
+        vetted.addrs(),
+    ))
+}
+
 pub enum Client {
     Anthropic {
         http: Http,

@@ -83,3 +83,36 @@ async fn an_allowlisted_host_name_is_pinned_and_git_accepts_the_pin() {
         head
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_base_url_the_run_brings_goes_through_the_guard() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut c = config(&tmp.path().join("root"));
+    c.outbound_allowed_hosts = vec![];
+    let w = worker(c);
+    for (base, want) in [
+        ("https://10.0.0.9/v1", "(private)"),
+        ("https://169.254.169.254/v1", "(link-local)"),
+        ("http://api.example.com/v1", "only https://"),
+    ] {
+        let events = run(
+            &w,
+            request(
+                "hello",
+                None,
+                Some(crate::fakes::provider(
+                    ProviderKind::Openai,
+                    base,
+                    "sk-USERKEY",
+                )),
+            ),
+        )
+        .await;
+        let message = error_of(&events);
+        assert!(
+            message.contains("the provider's base URL") && message.contains(want),
+            "{base}: {message}"
+        );
+        assert!(!format!("{events:?}").contains("sk-USERKEY"));
+    }
+}

@@ -56,6 +56,20 @@ export async function render(main, ctx) {
   const branchBadge = h('span', { class: 'badge branch-badge', hidden: true });
   const prLink = h('a', { class: 'pr-link', target: '_blank', rel: 'noopener noreferrer', hidden: true });
   const prButton = h('button', { type: 'button', class: 'secondary', text: 'Create pull request', hidden: true });
+  // GitHub's compare view of the working branch, for a repository on a host the user connected
+  // as GitHub (github.com or an Enterprise server); other hosts have no such page we know of.
+  const compareLink = h('a', { class: 'compare-link', target: '_blank', rel: 'noopener noreferrer', text: 'Compare', hidden: true });
+  let githubHosts = null;
+  async function loadGithubHosts() {
+    githubHosts = [];
+    try {
+      const data = await api('/api/connections');
+      githubHosts = ((data && data.connections) || [])
+        .filter((c) => c.provider === 'github' && c.kind !== 'ai_key')
+        .map((c) => c.host);
+    } catch { /* no link then */ }
+    renderCode();
+  }
   prButton.addEventListener('click', async () => {
     prButton.disabled = true;
     try {
@@ -93,7 +107,7 @@ export async function render(main, ctx) {
     h('header', { class: 'chat-head' },
       h('a', { href: '/', class: 'back-link', 'aria-label': 'Back to sessions' }, icon('back')),
       h('div', { class: 'chat-heading', id: 'chat-heading' }, heading, renameButton, share.button),
-      h('div', { class: 'chat-meta' }, badge, providerLabel, branchBadge, prLink, prButton, totals),
+      h('div', { class: 'chat-meta' }, badge, providerLabel, branchBadge, compareLink, prLink, prButton, totals),
       stopButton),
     share.panel,
     streamState,
@@ -137,6 +151,10 @@ export async function render(main, ctx) {
       prLink.textContent = `Pull request #${session.pullRequestNumber}`;
     }
     prButton.hidden = Boolean(session.pullRequestUrl) || !session.headCommit || running;
+    if (session.repository && session.headCommit && githubHosts === null) loadGithubHosts();
+    const compare = session.headCommit ? compareUrl(session, githubHosts || []) : null;
+    compareLink.hidden = !compare;
+    if (compare) compareLink.href = compare;
   }
 
   function renderTotals() {
@@ -322,4 +340,15 @@ export async function render(main, ctx) {
     window.removeEventListener('webedt:session', onSession);
     if (stream) stream.close();
   };
+}
+
+/** `<host>/<owner>/<repo>/compare/<base>...<branch>` when the repository is on a GitHub host. */
+export function compareUrl(session, githubHosts) {
+  let url;
+  try { url = new URL(session.repository); } catch { return null; }
+  if (!githubHosts.includes(url.origin)) return null;
+  const path = url.pathname.replace(/\.git$/, '').replace(/^\/+|\/+$/g, '');
+  if (path.split('/').length !== 2 || !session.baseBranch || !session.workingBranch) return null;
+  const ref = (b) => b.split('/').map(encodeURIComponent).join('/');
+  return `${url.origin}/${path}/compare/${ref(session.baseBranch)}...${ref(session.workingBranch)}`;
 }
