@@ -18,6 +18,8 @@ import http.cookiejar
 import json
 import os
 import random
+import re
+import subprocess
 import sys
 import threading
 import uuid
@@ -33,8 +35,12 @@ COOKIE = "webedt_session"
 SESSION_OPS = {
     "getSession", "renameSession", "deleteSession", "restoreSession", "listEvents",
     "streamEvents", "resumeEvents", "sendMessage", "interruptRun", "createShare", "revokeShare",
-    "starSession", "unstarSession",
+    "starSession", "unstarSession", "uploadImage",
 }
+# GitHub routes: half their positive cases run as an account connected to the fake GitHub.
+GITHUB_OPS = {"listRepositories", "listBranches", "createPullRequest"}
+# A 1x1 PNG (what uploadImage accepts; its own type check reads the magic bytes).
+PNG = ("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
 # The read-only routes of a share link: half their positive cases get a live link's token.
 SHARED_OPS = {"getSharedSession", "listSharedEvents", "streamSharedEvents"}
 GIT_HOST = os.environ.get("WEBEDT_GIT_HOST")
@@ -94,6 +100,24 @@ def login(email):
     return token_of(_post("/api/auth/login", {"email": email, "password": PASSWORD}))
 
 
+def connect_github(token):
+    """A GitHub connection (a token checked against the fake GitHub's `/api/v3/user`)."""
+    _post("/api/connections", {"host": f"http://{GIT_HOST}", "token": GIT_TOKEN, "provider": "github"}, token)
+
+
+def code_session_with_a_push(token):
+    """A code session on the fake GitHub whose working branch has a pushed head. Creating a code
+    session needs a coding worker and a run on it records the head; the contract run has
+    neither, so a chat session is made one here, as the worker's report would leave it."""
+    sid = _post("/api/sessions", {}, token).json()["id"]
+    subprocess.run(["psql", os.environ["DATABASE_URL"], "-qAtc",
+                    f"UPDATE chat_sessions SET repository = 'http://{GIT_HOST}/fuzz/repo.git', "
+                    f"base_branch = 'main', working_branch = 'webedt/{sid.replace('-', '')}', "
+                    f"base_commit = '{'a' * 40}', head_commit = '{'b' * 40}' WHERE id = '{sid}'"],
+                   check=True, capture_output=True)
+    return sid
+
+
 def op_id(case):
     return case.operation.definition.raw.get("operationId", "")
 
@@ -135,6 +159,14 @@ def own_id(case, token):
     if name == "deleteConnection" and GIT_HOST:
         r = _post("/api/connections", {"host": f"http://{GIT_HOST}", "token": GIT_TOKEN}, token)
         return r.json().get("id")
+    if name == "createPullRequest" and GIT_HOST:
+        connect_github(token)
+        return code_session_with_a_push(token)
+    if name == "getImage":
+        owned = _post("/api/sessions", {}, token).json()["id"]
+        image = _post(f"/api/sessions/{owned}/images", {"data": PNG}, token).json()["id"]
+        _local.image = (owned, image)
+        return owned
     if name == "revokeLoginSession":
         r = _http.get(BASE + "/api/auth/session", headers={"Authorization": f"Bearer {token}"}, timeout=30)
         return r.json()["session"]["id"]
@@ -155,10 +187,28 @@ def before_call(context, case, kwargs):
     # A cookie would make writes subject to the CSRF check; the token is the credential.
     case.cookies = {}
     name = op_id(case)
+    if name in ("startGithubConnection", "finishGithubConnection"):
+        # Their answer is the redirect itself (to GitHub, or back to the UI).
+        kwargs["allow_redirects"] = False
     if phase(case) != "stateful" and "id" in (case.path_parameters or {}) and _random.random() < 0.5:
         own = own_id(case, token)
         if own is not None:
             case.path_parameters["id"] = own
+    if name == "getImage":
+        image, _local.image = getattr(_local, "image", None), None
+        if image and case.path_parameters.get("id") == image[0]:
+            case.path_parameters["image"] = image[1]
+    if name in GITHUB_OPS - {"createPullRequest"} and GIT_HOST and positive(case) and _random.random() < 0.5:
+        connect_github(token)
+        if name == "listBranches":
+            case.path_parameters["owner"], case.path_parameters["repo"] = "fuzz", "repo"
+    if name == "finishGithubConnection" and positive(case) and _random.random() < 0.5:
+        # A state this login started, as GitHub would hand it back with a code.
+        r = _http.get(BASE + "/api/connections/github/start", allow_redirects=False,
+                      headers={"Authorization": f"Bearer {token}"}, timeout=30)
+        m = re.search(r"[?&]state=([^&]+)", r.headers.get("location", ""))
+        if m:
+            case.query = {"code": "fuzz-code", "state": requests.utils.unquote(m[1])}
     if name in SHARED_OPS and positive(case) and _random.random() < 0.5:
         owned = _post("/api/sessions", {}, token).json()["id"]
         link = _post(f"/api/sessions/{owned}/share", {}, token).json()["token"]
@@ -179,6 +229,11 @@ def before_call(context, case, kwargs):
         case.body["host"], case.body["token"] = f"http://{GIT_HOST}", GIT_TOKEN
         if case.body.get("provider") not in (None, "gitlab"):
             case.body.pop("provider", None)
+    if name == "uploadImage" and _random.random() < 0.5:
+        case.body = {"data": PNG}
+    if name == "createAiKey" and GIT_HOST and _random.random() < 0.5:
+        # An allowlisted OpenAI-compatible base URL, so a key is really stored.
+        case.body = {"provider": "openai", "baseUrl": f"http://{GIT_HOST}/v1", "key": "sk-fuzz-key"}
     if name == "executeRemote" and _random.random() < 0.5:
         # Continue an own session, or start a new one.
         if _random.random() < 0.5:
@@ -187,12 +242,26 @@ def before_call(context, case, kwargs):
             case.body.pop("websiteSessionId", None)
 
 
+def succeeded(name, response):
+    """2xx, or for the sign-in redirects the redirect that means success."""
+    if os.environ.get("CONTRACT_DEBUG") and name in os.environ["CONTRACT_DEBUG"]:
+        print(name, response.status_code, response.headers.get("location"), response.text[:200], file=sys.stderr)
+    location = response.headers.get("location") or ""
+    if isinstance(location, list):  # schemathesis gives each header as a list of values
+        location = " ".join(location)
+    if name == "startGithubConnection":
+        return response.status_code == 302 and "/login/oauth/authorize" in location
+    if name == "finishGithubConnection":
+        return response.status_code == 303 and "github=connected" in location
+    return 200 <= response.status_code < 300
+
+
 @schemathesis.hook
 def after_call(context, case, response):
     name = op_id(case)
     with _lock:
         _total[name] += 1
-        if 200 <= response.status_code < 300:
+        if succeeded(name, response):
             _ok[name] += 1
     if phase(case) == "stateful" and (name in SPENDS_ACCOUNT or response.status_code == 401):
         _local.account = None
