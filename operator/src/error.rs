@@ -51,6 +51,12 @@ pub enum Error {
         message: String,
     },
 
+    #[error("spec.github.{field}: {message}")]
+    InvalidGithub {
+        field: &'static str,
+        message: String,
+    },
+
     #[error("spec.env sets {name}, which the operator manages; use the matching spec field")]
     ReservedEnvVar { name: String },
 
@@ -144,6 +150,7 @@ impl Error {
             Self::InvalidRollout => "InvalidRollout",
             Self::InvalidAutoscaling { .. } => "InvalidAutoscaling",
             Self::InvalidWorker { .. } => "InvalidWorker",
+            Self::InvalidGithub { .. } => "InvalidGithub",
             Self::ReservedEnvVar { .. } => "ReservedEnvVar",
             Self::ReadInput { .. } => "ReadInput",
             Self::InvalidManifest { .. } => "InvalidManifest",

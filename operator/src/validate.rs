@@ -8,16 +8,16 @@
 
 use crate::budget::ConnectionBudget;
 use crate::crd::{
-    CREDENTIALS_KEY, DatabaseSecretRef, MAX_NAME_LENGTH, MigrationMode, SESSION_SECRET_KEY,
-    SecretKeyRef, SslMode, WebEDT, WebEDTSpec,
+    CREDENTIALS_KEY, DatabaseSecretRef, GithubSpec, MAX_NAME_LENGTH, MigrationMode,
+    SESSION_SECRET_KEY, SecretKeyRef, SslMode, WebEDT, WebEDTSpec,
 };
 use crate::error::{Error, Result};
 use crate::worker::{ValidatedWorker, validate_worker};
 use k8s_openapi::api::autoscaling::v2::MetricSpec;
 use k8s_openapi::api::core::v1::{Container, PodTemplateSpec, Volume};
 use webedt_contract::{
-    LimitSettings, OrphanSettings, PoolSettings, ProviderLimits, ScaleSettings, ShutdownSettings,
-    names,
+    GithubSettings, LimitSettings, OrphanSettings, PoolSettings, ProviderLimits, ScaleSettings,
+    ShutdownSettings, names,
 };
 
 /// A key of a Secret.
@@ -186,6 +186,10 @@ impl ValidatedWebEDT {
                     names::AI_WORKER_SECRET,
                     p.worker.as_ref().and_then(|w| w.secret_ref.as_ref()),
                 ),
+                referenced(
+                    names::GITHUB_CLIENT_SECRET,
+                    self.spec.github.as_ref().map(|g| &g.client_secret_ref),
+                ),
                 // The operator's own workers: the generated secret the API sends them.
                 self.worker.as_ref().map(|w| PodSecret {
                     var: names::AI_WORKER_SECRET,
@@ -280,6 +284,9 @@ pub const OPERATOR_ENV: &[&str] = &[
     names::OPENAI_MODEL,
     names::AI_WORKER_URL,
     names::AI_WORKER_SECRET,
+    // spec.github; GITHUB_URL and GITHUB_API_URL only while it is set (see `validate`).
+    names::GITHUB_CLIENT_ID,
+    names::GITHUB_CLIENT_SECRET,
 ];
 
 /// Checks a `WebEDT` and resolves what the builders need. `default_namespace` applies when the
@@ -346,8 +353,12 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
     }
     // TRUSTED_PROXY_HOPS is the operator's while it runs the Ingress; otherwise a team whose own
     // proxy fronts the Service sets it in spec.env.
+    // Likewise GITHUB_URL and GITHUB_API_URL are the operator's while spec.github is set;
+    // without it spec.env may still point token connections at a GitHub Enterprise Server.
     let reserved = |name: &str| {
-        OPERATOR_ENV.contains(&name) || (spec.ingress.enabled && name == names::TRUSTED_PROXY_HOPS)
+        OPERATOR_ENV.contains(&name)
+            || (spec.ingress.enabled && name == names::TRUSTED_PROXY_HOPS)
+            || (spec.github.is_some() && [names::GITHUB_URL, names::GITHUB_API_URL].contains(&name))
     };
     if let Some(var) = spec.env.iter().find(|e| reserved(&e.name)) {
         return Err(Error::ReservedEnvVar {
@@ -355,6 +366,9 @@ pub fn validate(cr: &WebEDT, default_namespace: &str) -> Result<ValidatedWebEDT>
         });
     }
 
+    if let Some(g) = &spec.github {
+        check_github(g)?;
+    }
     let worker = validate_worker(&name, &spec)?;
     let database = database_secrets(&spec)?;
     if let Some(tls) = &spec.database.tls {
@@ -530,6 +544,43 @@ fn check_names(
         );
     }
     Ok(())
+}
+
+/// spec.github by the CRD's rules (https only) and the API's own (`GithubSettings`), so an
+/// offline `render` or an older CRD cannot produce pods that refuse to start.
+fn check_github(g: &GithubSpec) -> Result<()> {
+    let bad = |field: &'static str, message: &str| {
+        Err(Error::InvalidGithub {
+            field,
+            message: message.into(),
+        })
+    };
+    for (field, url) in [("url", &g.url), ("apiUrl", &g.api_url)] {
+        let Some(url) = url else { continue };
+        match url.strip_prefix("https://") {
+            Some(host) if !host.is_empty() && !host.starts_with('/') => {}
+            _ => return bad(field, "must start with https:// and name a host"),
+        }
+    }
+    let field_of = |var: &str| match var {
+        names::GITHUB_URL => "url",
+        names::GITHUB_API_URL => "apiUrl",
+        _ => "clientId",
+    };
+    // The secret's value lives in the cluster; a stand-in lets the contract check the rest.
+    let env: Vec<(&'static str, String)> = [
+        (names::GITHUB_CLIENT_ID, Some(g.client_id.clone())),
+        (names::GITHUB_CLIENT_SECRET, Some("in-a-secret".into())),
+        (names::GITHUB_URL, g.url.clone()),
+        (names::GITHUB_API_URL, g.api_url.clone()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    match GithubSettings::from_env(&env) {
+        Ok(_) => Ok(()),
+        Err(e) => bad(field_of(e.var), &e.rule),
+    }
 }
 
 /// Name of the Secret the operator generates when spec.credentials.secretRef is unset.

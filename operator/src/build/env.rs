@@ -98,6 +98,16 @@ pub fn api_env(v: &ValidatedWebEDT) -> Vec<EnvVar> {
         ));
     }
     env.extend(provider_env(v, &from_secret));
+    if let Some(g) = &v.spec.github {
+        env.push(value(names::GITHUB_CLIENT_ID, g.client_id.clone()));
+        env.extend(from_secret(names::GITHUB_CLIENT_SECRET));
+        if let Some(u) = &g.url {
+            env.push(value(names::GITHUB_URL, u.clone()));
+        }
+        if let Some(u) = &g.api_url {
+            env.push(value(names::GITHUB_API_URL, u.clone()));
+        }
+    }
     env.extend(v.spec.env.iter().cloned());
     env
 }

@@ -10,6 +10,7 @@
 //! cost is unbounded.
 
 mod database;
+mod github;
 mod limits;
 mod networking;
 mod pod;
@@ -24,6 +25,7 @@ pub use database::{
     DatabaseSpec, DatabaseTlsSpec, KeyRef, PoolerMode, PoolerSpec, SESSION_SECRET_KEY,
     SessionSecretRef, SessionSecretSpec, SslMode,
 };
+pub use github::GithubSpec;
 pub use limits::{EventsSpec, LimitsSpec, RetentionSpec};
 pub use networking::{
     IngressHost, IngressSpec, IngressTls, NetworkPolicySpec, ServiceMonitorSpec, ServiceSpec,
@@ -153,6 +155,13 @@ pub struct WebEDTSpec {
     /// The keys that encrypt users' connection tokens (git hosts) at rest.
     #[serde(default)]
     pub credentials: CredentialsSpec,
+
+    /// GitHub sign-in: the OAuth App users connect their GitHub accounts with (scope `repo`)
+    /// to pick repositories and open pull requests. Register it with the callback URL
+    /// `https://<your host>/api/connections/github/callback`. Unset: no GitHub sign-in
+    /// (personal access tokens still work).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub github: Option<GithubSpec>,
 
     /// Database connection pool of each replica.
     #[serde(default)]

@@ -21,6 +21,7 @@ mod crd;
 mod database;
 mod e2e;
 mod extras;
+mod github;
 mod kubectl;
 mod process;
 mod render;
