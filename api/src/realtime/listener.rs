@@ -30,7 +30,19 @@ pub fn spawn_listener(state: AppState) {
                         tokio::select! {
                             _ = stop.cancelled() => return,
                             received = listener.try_recv() => match received {
-                                Ok(Some(n)) => dispatch(&state, n).await,
+                                Ok(Some(n)) => {
+                                    // Whatever else has already arrived goes with it: under
+                                    // load one read serves many notifications instead of the
+                                    // listener falling behind one round trip at a time.
+                                    let mut batch = vec![n];
+                                    while batch.len() < MAX_BATCH {
+                                        match listener.next_buffered() {
+                                            Some(n) => batch.push(n),
+                                            None => break,
+                                        }
+                                    }
+                                    dispatch(&state, batch).await
+                                }
                                 Ok(None) => {
                                     tracing::warn!("notification listener lost its connection");
                                     break;
@@ -81,26 +93,51 @@ async fn listen(state: &AppState) -> sqlx::Result<PgListener> {
     Ok(listener)
 }
 
-async fn dispatch(state: &AppState, n: PgNotification) {
-    let payload = n.payload();
-    match n.channel() {
-        EVENTS_CHANNEL => {
-            let Some((session, seq)) = payload
+/// Most notifications handled together (one event read for all of them).
+const MAX_BATCH: usize = 1024;
+
+/// Handles notifications in arrival order, except that the new events among them are read in
+/// one statement and published after the others (each session's events still in seq order).
+async fn dispatch(state: &AppState, batch: Vec<PgNotification>) {
+    let mut wanted: Vec<(Uuid, i64)> = Vec::new();
+    for n in &batch {
+        if n.channel() == EVENTS_CHANNEL {
+            if let Some((session, seq)) = n
+                .payload()
                 .split_once(':')
                 .and_then(|(s, q)| Some((Uuid::parse_str(s).ok()?, q.parse::<i64>().ok()?)))
-            else {
-                return;
-            };
-            if !state.hub.has_session_subscribers(session) {
-                return;
+                && state.hub.has_session_subscribers(session)
+            {
+                wanted.push((session, seq));
             }
-            // One read per replica, shared by all its subscribers of this session.
-            let signal = match crate::events::get(state.db.pool(), session, seq).await {
-                Ok(Some(event)) => EventSignal::Event(Arc::new(event)),
-                _ => EventSignal::Resync,
-            };
-            state.hub.publish_event(session, signal);
+        } else {
+            dispatch_other(state, n).await;
         }
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    // One read per replica and batch, shared by all its subscribers of these sessions.
+    let mut found = match crate::events::get_many(state.db.pool(), &wanted).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read notified events");
+            Default::default()
+        }
+    };
+    for key in wanted {
+        // A row not found (or a failed read) sends that session's streams back to the database.
+        let signal = match found.remove(&key) {
+            Some(event) => EventSignal::Event(Arc::new(event)),
+            None => EventSignal::Resync,
+        };
+        state.hub.publish_event(key.0, signal);
+    }
+}
+
+async fn dispatch_other(state: &AppState, n: &PgNotification) {
+    let payload = n.payload();
+    match n.channel() {
         SESSIONS_CHANNEL => {
             let mut parts = payload.splitn(3, ':');
             let (Some(user), Some(session), Some(kind)) = (
