@@ -215,7 +215,12 @@ async fn rss_with_many_webedts() {
         }
         assert!(Instant::now() < deadline, "only {ready} of {objects} Ready");
         // Listing every object is itself load on the test API server: less often when many.
-        tokio::time::sleep(Duration::from_millis(if objects > 1000 { 2000 } else { 500 })).await;
+        tokio::time::sleep(Duration::from_millis(if objects > 1000 {
+            2000
+        } else {
+            500
+        }))
+        .await;
     }
     let converged = start.elapsed();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -252,7 +257,12 @@ async fn rss_with_many_webedts() {
         .count();
     let writes = steady.iter().filter(is_write).count() - lease_writes;
     let reads = steady.len() - writes - lease_writes;
-    for r in steady.iter().filter(is_write).filter(|r| !r.path.contains("/leases")).take(5) {
+    for r in steady
+        .iter()
+        .filter(is_write)
+        .filter(|r| !r.path.contains("/leases"))
+        .take(5)
+    {
         println!("steady-state write: {} {}", r.method, r.path);
     }
     println!(
