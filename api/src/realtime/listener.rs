@@ -26,33 +26,44 @@ pub fn spawn_listener(state: AppState) {
                 Ok(mut listener) => {
                     failures = 0;
                     state.hub.resync_all();
-                    loop {
-                        tokio::select! {
-                            _ = stop.cancelled() => return,
-                            received = listener.try_recv() => match received {
-                                Ok(Some(n)) => {
-                                    // Whatever else has already arrived goes with it: under
-                                    // load one read serves many notifications instead of the
-                                    // listener falling behind one round trip at a time.
-                                    let mut batch = vec![n];
-                                    while batch.len() < MAX_BATCH {
-                                        match listener.next_buffered() {
-                                            Some(n) => batch.push(n),
-                                            None => break,
-                                        }
+                    // Receiving and handling run side by side: while one batch's events are
+                    // read, the next notifications queue up and are handled together (one read
+                    // for all of them), so under load the listener does not fall behind one
+                    // round trip per notification. `try_recv` parses one message per call, so
+                    // batching has to happen past it.
+                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PgNotification>();
+                    let receive_stop = stop.clone();
+                    let receive = async move {
+                        loop {
+                            tokio::select! {
+                                _ = receive_stop.cancelled() => return true,
+                                received = listener.try_recv() => match received {
+                                    Ok(Some(n)) => {
+                                        let _ = tx.send(n);
                                     }
-                                    dispatch(&state, batch).await
-                                }
-                                Ok(None) => {
-                                    tracing::warn!("notification listener lost its connection");
-                                    break;
-                                }
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "notification listener failed");
-                                    break;
+                                    Ok(None) => {
+                                        tracing::warn!("notification listener lost its connection");
+                                        return false;
+                                    }
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "notification listener failed");
+                                        return false;
+                                    }
                                 }
                             }
                         }
+                    };
+                    let handle = async {
+                        let mut batch = Vec::new();
+                        // Ends once the receiver has stopped (its sender dropped) and every
+                        // notification it queued has been handled.
+                        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                            dispatch(&state, std::mem::take(&mut batch)).await;
+                        }
+                    };
+                    let (stopped, ()) = tokio::join!(receive, handle);
+                    if stopped {
+                        return;
                     }
                 }
                 Err(e) => {
