@@ -521,7 +521,8 @@ def p8():
     replicas = 3
     runs = int(os.environ.get("BENCH_P8_RUNS", "150"))
     deltas = int(os.environ.get("BENCH_P8_DELTAS", "600"))
-    env = dict(DEMO_EVENT_COUNT=deltas, DEMO_EVENT_DELAY_MS=int(os.environ.get("BENCH_P8_DELAY_MS", "10")), DB_POOL_MAX=8)
+    env = dict(DEMO_EVENT_COUNT=deltas, DEMO_EVENT_DELAY_MS=int(os.environ.get("BENCH_P8_DELAY_MS", "10")),
+               DB_POOL_MAX=int(os.environ.get("BENCH_P8_POOL", "8")))
     apis = [start_api(db, f"p8-{i}", **env) for i in range(replicas)]
     bases = [b for _, b in apis]
     token = register(bases[0], "p8@example.com")
