@@ -101,18 +101,35 @@ pub async fn append<'e>(
     .await
 }
 
-pub async fn get(
+/// The events `keys` name (session, seq), keyed by them; absent ones are left out.
+pub async fn get_many(
     pool: &crate::db::Db,
-    session: Uuid,
-    seq: i64,
-) -> sqlx::Result<Option<StoredEvent>> {
-    sqlx::query_as(
-        "SELECT seq, type, data, created_at FROM events WHERE chat_session_id = $1 AND seq = $2",
+    keys: &[(Uuid, i64)],
+) -> sqlx::Result<std::collections::HashMap<(Uuid, i64), StoredEvent>> {
+    let (sessions, seqs): (Vec<Uuid>, Vec<i64>) = keys.iter().copied().unzip();
+    let rows: Vec<(Uuid, i64, String, Value, DateTime<Utc>)> = sqlx::query_as(
+        "SELECT e.chat_session_id, e.seq, e.type, e.data, e.created_at
+         FROM unnest($1::uuid[], $2::int8[]) AS k(session, seq)
+         JOIN events e ON e.chat_session_id = k.session AND e.seq = k.seq",
     )
-    .bind(session)
-    .bind(seq)
-    .fetch_optional(pool)
-    .await
+    .bind(sessions)
+    .bind(seqs)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(session, seq, kind, data, created_at)| {
+            (
+                (session, seq),
+                StoredEvent {
+                    seq,
+                    kind,
+                    data,
+                    created_at,
+                },
+            )
+        })
+        .collect())
 }
 
 pub async fn list_after<'e>(

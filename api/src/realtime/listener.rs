@@ -26,21 +26,44 @@ pub fn spawn_listener(state: AppState) {
                 Ok(mut listener) => {
                     failures = 0;
                     state.hub.resync_all();
-                    loop {
-                        tokio::select! {
-                            _ = stop.cancelled() => return,
-                            received = listener.try_recv() => match received {
-                                Ok(Some(n)) => dispatch(&state, n).await,
-                                Ok(None) => {
-                                    tracing::warn!("notification listener lost its connection");
-                                    break;
-                                }
-                                Err(e) => {
-                                    tracing::warn!(error = %e, "notification listener failed");
-                                    break;
+                    // Receiving and handling run side by side: while one batch's events are
+                    // read, the next notifications queue up and are handled together (one read
+                    // for all of them), so under load the listener does not fall behind one
+                    // round trip per notification. `try_recv` parses one message per call, so
+                    // batching has to happen past it.
+                    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PgNotification>();
+                    let receive_stop = stop.clone();
+                    let receive = async move {
+                        loop {
+                            tokio::select! {
+                                _ = receive_stop.cancelled() => return true,
+                                received = listener.try_recv() => match received {
+                                    Ok(Some(n)) => {
+                                        let _ = tx.send(n);
+                                    }
+                                    Ok(None) => {
+                                        tracing::warn!("notification listener lost its connection");
+                                        return false;
+                                    }
+                                    Err(e) => {
+                                        tracing::warn!(error = %e, "notification listener failed");
+                                        return false;
+                                    }
                                 }
                             }
                         }
+                    };
+                    let handle = async {
+                        let mut batch = Vec::new();
+                        // Ends once the receiver has stopped (its sender dropped) and every
+                        // notification it queued has been handled.
+                        while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+                            dispatch(&state, std::mem::take(&mut batch)).await;
+                        }
+                    };
+                    let (stopped, ()) = tokio::join!(receive, handle);
+                    if stopped {
+                        return;
                     }
                 }
                 Err(e) => {
@@ -82,26 +105,51 @@ async fn listen(state: &AppState) -> sqlx::Result<PgListener> {
     Ok(listener)
 }
 
-async fn dispatch(state: &AppState, n: PgNotification) {
-    let payload = n.payload();
-    match n.channel() {
-        EVENTS_CHANNEL => {
-            let Some((session, seq)) = payload
+/// Most notifications handled together (one event read for all of them).
+const MAX_BATCH: usize = 1024;
+
+/// Handles notifications in arrival order, except that the new events among them are read in
+/// one statement and published after the others (each session's events still in seq order).
+async fn dispatch(state: &AppState, batch: Vec<PgNotification>) {
+    let mut wanted: Vec<(Uuid, i64)> = Vec::new();
+    for n in &batch {
+        if n.channel() == EVENTS_CHANNEL {
+            if let Some((session, seq)) = n
+                .payload()
                 .split_once(':')
                 .and_then(|(s, q)| Some((Uuid::parse_str(s).ok()?, q.parse::<i64>().ok()?)))
-            else {
-                return;
-            };
-            if !state.hub.has_session_subscribers(session) {
-                return;
+                && state.hub.has_session_subscribers(session)
+            {
+                wanted.push((session, seq));
             }
-            // One read per replica, shared by all its subscribers of this session.
-            let signal = match crate::events::get(state.db.pool(), session, seq).await {
-                Ok(Some(event)) => EventSignal::Event(Arc::new(event)),
-                _ => EventSignal::Resync,
-            };
-            state.hub.publish_event(session, signal);
+        } else {
+            dispatch_other(state, n).await;
         }
+    }
+    if wanted.is_empty() {
+        return;
+    }
+    // One read per replica and batch, shared by all its subscribers of these sessions.
+    let mut found = match crate::events::get_many(state.db.pool(), &wanted).await {
+        Ok(rows) => rows,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read notified events");
+            Default::default()
+        }
+    };
+    for key in wanted {
+        // A row not found (or a failed read) sends that session's streams back to the database.
+        let signal = match found.remove(&key) {
+            Some(event) => EventSignal::Event(Arc::new(event)),
+            None => EventSignal::Resync,
+        };
+        state.hub.publish_event(key.0, signal);
+    }
+}
+
+async fn dispatch_other(state: &AppState, n: &PgNotification) {
+    let payload = n.payload();
+    match n.channel() {
         SESSIONS_CHANNEL => {
             let mut parts = payload.splitn(3, ':');
             let (Some(user), Some(session), Some(kind)) = (

@@ -214,7 +214,13 @@ async fn rss_with_many_webedts() {
             break;
         }
         assert!(Instant::now() < deadline, "only {ready} of {objects} Ready");
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Listing every object is itself load on the test API server: less often when many.
+        tokio::time::sleep(Duration::from_millis(if objects > 1000 {
+            2000
+        } else {
+            500
+        }))
+        .await;
     }
     let converged = start.elapsed();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -232,10 +238,39 @@ async fn rss_with_many_webedts() {
         field("VmRSS:"),
         field("VmHWM:")
     );
+    // At rest: one resync period (the operator inherits `RESYNC_SECONDS` from this process) and
+    // a little more, counting what the operator asks of the API server. Nothing changed, so it
+    // should write nothing to any object (lease renewals are counted apart).
+    let resync: u64 = std::env::var("RESYNC_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let steady_s = if resync > 0 { resync + 5 } else { 0 };
+    tokio::time::sleep(Duration::from_secs(steady_s)).await;
+    let all = env.api.requests();
+    let steady: Vec<_> = all[requests..].iter().filter(|r| !r.driver).collect();
+    let is_write = |r: &&&webedt_testapi::Request| r.method != "GET";
+    let lease_writes = steady
+        .iter()
+        .filter(is_write)
+        .filter(|r| r.path.contains("/leases"))
+        .count();
+    let writes = steady.iter().filter(is_write).count() - lease_writes;
+    let reads = steady.len() - writes - lease_writes;
+    for r in steady
+        .iter()
+        .filter(is_write)
+        .filter(|r| !r.path.contains("/leases"))
+        .take(5)
+    {
+        println!("steady-state write: {} {}", r.method, r.path);
+    }
     println!(
-        "BENCH objects={objects} converged_ms={} rss_kb={} hwm_kb={} requests={requests}",
+        "BENCH objects={objects} converged_ms={} rss_kb={} hwm_kb={} requests={requests} steady_s={steady_s} \
+         steady_requests={} steady_writes={writes} steady_lease_writes={lease_writes}",
         converged.as_millis(),
         field("VmRSS:"),
-        field("VmHWM:")
+        field("VmHWM:"),
+        reads + writes,
     );
 }
