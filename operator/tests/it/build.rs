@@ -535,6 +535,23 @@ fn providers_use_secret_refs_for_keys_and_plain_values_otherwise() {
 }
 
 #[test]
+fn require_user_keys_reaches_the_api_pods_only_when_set() {
+    let on = env(&deploy("providers: {requireUserKeys: true}"));
+    assert_eq!(plain(&on)[names::REQUIRE_USER_KEYS], "true");
+    // Off is the API's own default: the variable is left out rather than written as false.
+    let off = env(&deploy("providers: {requireUserKeys: false}"));
+    assert!(off.iter().all(|e| e.name != names::REQUIRE_USER_KEYS));
+    let err = webedt_operator::validate::validate(
+        &cr(&format!(
+            "{MINIMAL}\nenv: [{{name: REQUIRE_USER_KEYS, value: 'false'}}]"
+        )),
+        "ns",
+    )
+    .unwrap_err();
+    assert_eq!(err.reason(), "ReservedEnvVar", "spec.env cannot switch it off");
+}
+
+#[test]
 fn extra_env_is_appended_and_reserved_names_are_refused() {
     let env = env(&deploy("env: [{name: LOG_FORMAT, value: pretty}]"));
     assert_eq!(env.last().unwrap().name, "LOG_FORMAT");
