@@ -62,19 +62,17 @@ impl Http {
         }
     }
 
-    /// For a base URL a user supplied: reaches `domain` only at `addrs` (which the caller vetted
-    /// against SSRF), follows no redirect and ignores proxy variables.
+    /// For a base URL a user supplied, checked by the SSRF guard: reaches its host only at the
+    /// vetted addresses, follows no redirect and ignores proxy variables.
     pub fn pinned(
         limits: &webedt_contract::ProviderLimits,
-        domain: Option<&str>,
-        addrs: &[std::net::SocketAddr],
+        vetted: &crate::outbound::Vetted,
     ) -> Self {
         Self::pinned_with_timeouts(
             Duration::from_millis(limits.connect_timeout_ms),
             Duration::from_millis(limits.idle_timeout_ms),
             concat!("webedt-api/", env!("CARGO_PKG_VERSION")),
-            domain,
-            addrs,
+            vetted,
         )
     }
 
@@ -83,19 +81,13 @@ impl Http {
         connect_timeout: Duration,
         idle_timeout: Duration,
         user_agent: &'static str,
-        domain: Option<&str>,
-        addrs: &[std::net::SocketAddr],
+        vetted: &crate::outbound::Vetted,
     ) -> Self {
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .user_agent(user_agent)
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy();
-        if let Some(domain) = domain {
-            builder = builder.resolve_to_addrs(domain, addrs);
-        }
         Self {
-            client: builder
+            client: vetted
+                .pinned_builder()
+                .connect_timeout(connect_timeout)
+                .user_agent(user_agent)
                 .build()
                 .expect("the HTTP client builds with static settings"),
             connect_timeout,

@@ -95,7 +95,7 @@ async fn vet_remote(url: &str, outbound: &Outbound) -> Result<Option<String>, St
         .vet(&parsed)
         .await
         .map_err(|e| format!("repository: {e}"))?;
-    Ok(Outbound::curl_resolve(&vetted))
+    Ok(vetted.curl_resolve())
 }
 
 pub async fn prepare(

@@ -548,7 +548,11 @@ fn require_user_keys_reaches_the_api_pods_only_when_set() {
         "ns",
     )
     .unwrap_err();
-    assert_eq!(err.reason(), "ReservedEnvVar", "spec.env cannot switch it off");
+    assert_eq!(
+        err.reason(),
+        "ReservedEnvVar",
+        "spec.env cannot switch it off"
+    );
 }
 
 #[test]

@@ -49,6 +49,35 @@ impl Vetted {
             _ => None,
         }
     }
+
+    /// The vetted addresses as one curl `--resolve` entry (`host:port:addr,…`, IPv6 in brackets)
+    /// for clients outside this process, such as git's `http.curloptResolve`; `None` when the URL
+    /// names an address rather than a host (nothing to resolve, nothing to pin).
+    pub fn curl_resolve(&self) -> Option<String> {
+        let domain = self.domain()?;
+        let port = self.url.port_or_known_default()?;
+        let addrs: Vec<String> = self
+            .addrs
+            .iter()
+            .map(|a| match a.ip() {
+                IpAddr::V4(ip) => ip.to_string(),
+                IpAddr::V6(ip) => format!("[{ip}]"),
+            })
+            .collect();
+        Some(format!("{domain}:{port}:{}", addrs.join(",")))
+    }
+
+    /// A client builder that reaches this host only at its vetted addresses, follows no
+    /// redirect (it could name any host) and ignores proxy variables; callers add timeouts.
+    pub fn pinned_builder(&self) -> reqwest::ClientBuilder {
+        let builder = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy();
+        match self.domain() {
+            Some(d) => builder.resolve_to_addrs(d, &self.addrs),
+            None => builder,
+        }
+    }
 }
 
 impl Outbound {
@@ -117,39 +146,14 @@ impl Outbound {
         })
     }
 
-    /// The vetted addresses as one curl `--resolve` entry (`host:port:addr,…`, IPv6 in brackets)
-    /// for clients outside this process, such as git's `http.curloptResolve`; `None` when the URL
-    /// names an address rather than a host (nothing to resolve, nothing to pin).
-    pub fn curl_resolve(vetted: &Vetted) -> Option<String> {
-        let Some(Host::Domain(d)) = vetted.url.host() else {
-            return None;
-        };
-        let port = vetted.url.port_or_known_default()?;
-        let addrs: Vec<String> = vetted
-            .addrs
-            .iter()
-            .map(|a| match a.ip() {
-                IpAddr::V4(ip) => ip.to_string(),
-                IpAddr::V6(ip) => format!("[{ip}]"),
-            })
-            .collect();
-        Some(format!("{d}:{port}:{}", addrs.join(",")))
-    }
-
-    /// A client that reaches `vetted`'s host only at its vetted addresses.
-    ///
-    /// (Model providers build theirs with `webedt_providers::Http::pinned` from [`Vetted::addrs`].)
+    /// A client that reaches `vetted`'s host only at its vetted addresses (host checks: short
+    /// timeouts). Model providers build theirs with `webedt_providers::Http::pinned`.
     pub fn client(&self, vetted: &Vetted) -> reqwest::Client {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
+        vetted
+            .pinned_builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
-            .user_agent("WebEDT");
-        if let Some(Host::Domain(d)) = vetted.url.host() {
-            builder = builder.resolve_to_addrs(d, &vetted.addrs);
-        }
-        builder
+            .user_agent("WebEDT")
             .build()
             .expect("a client without custom TLS always builds")
     }
@@ -214,7 +218,7 @@ mod tests {
             .vet(&url("http://localhost:8080/r.git"))
             .await
             .unwrap();
-        let entry = Outbound::curl_resolve(&named).unwrap();
+        let entry = named.curl_resolve().unwrap();
         assert!(entry.starts_with("localhost:8080:"), "{entry}");
         // Every address localhost resolved to is pinned, IPv6 ones in brackets.
         for a in entry["localhost:8080:".len()..].split(',') {
@@ -224,6 +228,6 @@ mod tests {
             .vet(&url("https://93.184.215.14/r.git"))
             .await
             .unwrap();
-        assert_eq!(Outbound::curl_resolve(&literal), None);
+        assert_eq!(literal.curl_resolve(), None);
     }
 }

@@ -66,8 +66,7 @@ pub async fn http_for_user_base_url(
         connect,
         idle,
         concat!("webedt-worker/", env!("CARGO_PKG_VERSION")),
-        vetted.domain(),
-        vetted.addrs(),
+        &vetted,
     ))
 }
 

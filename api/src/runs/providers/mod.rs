@@ -180,7 +180,7 @@ impl Providers {
         key: &OwnKey,
         vetted: &crate::outbound::Vetted,
     ) -> Arc<dyn Provider> {
-        let http = Http::pinned(limits, vetted.domain(), vetted.addrs());
+        let http = Http::pinned(limits, vetted);
         let model = key.model.clone();
         if key.provider == "anthropic" {
             Arc::new(Anthropic::new(
