@@ -116,3 +116,42 @@ async fn a_base_url_the_run_brings_goes_through_the_guard() {
         assert!(!format!("{events:?}").contains("sk-USERKEY"));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn git_follows_no_redirect_to_an_unvetted_host() {
+    let tmp = tempfile::tempdir().unwrap();
+    let projects = tmp.path().join("projects");
+    std::fs::create_dir_all(&projects).unwrap();
+    bare_repo(&projects, "repo");
+    let remote = http_remote(projects.clone()).await;
+    // A vetted host that answers every request with a redirect to the real remote (which a
+    // redirect could just as well make an internal address).
+    let target = remote.clone();
+    let app = axum::Router::new().fallback(move |uri: Uri| {
+        let target = target.clone();
+        async move {
+            let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
+            (
+                StatusCode::MOVED_PERMANENTLY,
+                [("location", format!("{target}{}{query}", uri.path()))],
+            )
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let redirector = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let w = worker(config(&tmp.path().join("root")));
+    let mut s = spec(&format!("{redirector}/repo.git"), None);
+    s.credential = Some(Credential {
+        username: "x-access-token".into(),
+        token: Secret::new(TOKEN),
+    });
+    let events = run(&w, request("Mention the tests", Some(s.clone()), demo())).await;
+    // The run fails (git refuses the 301) without the token in any event.
+    error_of(&events);
+    assert!(!format!("{events:?}").contains(TOKEN));
+    // The same spec straight at the remote works: the redirect alone made it fail.
+    s.repository_url = format!("{remote}/repo.git");
+    let events = run(&w, request("Mention the tests", Some(s), demo())).await;
+    assert_completed(&events);
+}
