@@ -10,6 +10,7 @@ pub struct RunMetrics {
     active_runs: IntGauge,
     runs: IntCounterVec,
     insert_seconds: Histogram,
+    insert_wait_seconds: Histogram,
     delivery_lag_seconds: Histogram,
 }
 
@@ -59,7 +60,19 @@ impl RunMetrics {
                 Histogram::with_opts(
                     HistogramOpts::new(
                         "webedt_event_insert_duration_seconds",
-                        "Time to append one run event (seq, insert, notify, commit).",
+                        "Time to append one run event (seq, insert, notify, commit) once it has \
+                         a database connection.",
+                    )
+                    .buckets(FAST.to_vec()),
+                )
+                .expect("valid metric"),
+            ),
+            insert_wait_seconds: register(
+                registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "webedt_event_insert_wait_seconds",
+                        "Time a run event's append waited for a pooled database connection.",
                     )
                     .buckets(FAST.to_vec()),
                 )
@@ -95,6 +108,10 @@ impl RunMetrics {
 
     pub fn observe_insert(&self, took: Duration) {
         self.insert_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn observe_insert_wait(&self, took: Duration) {
+        self.insert_wait_seconds.observe(took.as_secs_f64());
     }
 
     pub fn observe_delivery_lag(&self, event: &StoredEvent) {

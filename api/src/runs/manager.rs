@@ -608,25 +608,32 @@ async fn execute(
 }
 
 /// Stores pending text (if any) and then `event` (if any) in one transaction.
+///
+/// The wait for a pooled connection and the statement itself are timed apart: under many runs
+/// per replica the pool queue, not PostgreSQL, can hold the tail, and one figure would hide which.
 async fn store(
     state: &AppState,
     session: Uuid,
     text: String,
     event: Option<Event>,
 ) -> sqlx::Result<()> {
-    let t = Instant::now();
-    match (text.is_empty(), event) {
+    let (first, second) = match (text.is_empty(), event) {
         (true, None) => return Ok(()),
-        (true, Some(event)) => {
-            events::append(state.db.pool(), session, &event).await?;
+        (true, Some(event)) => (event, None),
+        (false, event) => (text_event(text), event),
+    };
+    let t = Instant::now();
+    let mut conn = state.db.acquire().await?;
+    state.metrics.runs.observe_insert_wait(t.elapsed());
+    let t = Instant::now();
+    match second {
+        None => {
+            events::append(&mut *conn, session, &first).await?;
         }
-        (false, None) => {
-            events::append(state.db.pool(), session, &text_event(text)).await?;
-        }
-        (false, Some(event)) => {
-            let mut tx = state.db.begin().await?;
-            events::append(&mut *tx, session, &text_event(text)).await?;
-            events::append(&mut *tx, session, &event).await?;
+        Some(second) => {
+            let mut tx = conn.begin().await?;
+            events::append(&mut *tx, session, &first).await?;
+            events::append(&mut *tx, session, &second).await?;
             tx.commit().await?;
         }
     }
@@ -646,7 +653,10 @@ async fn store_changes(
     changes: Changes,
 ) -> sqlx::Result<()> {
     let t = Instant::now();
-    let mut tx = state.db.begin().await?;
+    let mut conn = state.db.acquire().await?;
+    state.metrics.runs.observe_insert_wait(t.elapsed());
+    let t = Instant::now();
+    let mut tx = conn.begin().await?;
     if !text.is_empty() {
         events::append(&mut *tx, session, &text_event(text)).await?;
     }
