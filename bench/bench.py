@@ -557,6 +557,9 @@ def p8():
     wait_buckets, wait_count = histogram(metrics, "webedt_event_insert_wait_seconds")
     wait_p50 = quantile_bound(wait_buckets, wait_count, 0.5)
     wait_p99 = quantile_bound(wait_buckets, wait_count, 0.99)
+    for name, (bs, n) in (("commit", (buckets, count)), ("pool wait", (wait_buckets, wait_count))):
+        print(f"P8 {name}, cumulative share by bucket bound:",
+              ", ".join(f"<={le * 1000:g} ms {c / max(n, 1):.3f}" for le, c in bs), flush=True)
     # The reference: the same statement, one pgbench client per session like one run per
     # session, each appending to its own session row. Parameters as the API binds them; the
     # casts only give pgbench's untyped parameters the types sqlx sends.
