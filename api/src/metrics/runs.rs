@@ -1,4 +1,4 @@
-use prometheus::{Histogram, HistogramOpts, IntCounterVec, IntGauge, Opts, Registry};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry};
 use std::time::Duration;
 
 use crate::events::StoredEvent;
@@ -11,6 +11,7 @@ pub struct RunMetrics {
     runs: IntCounterVec,
     insert_seconds: Histogram,
     insert_wait_seconds: Histogram,
+    insert_batches: IntCounter,
     delivery_lag_seconds: Histogram,
 }
 
@@ -60,8 +61,8 @@ impl RunMetrics {
                 Histogram::with_opts(
                     HistogramOpts::new(
                         "webedt_event_insert_duration_seconds",
-                        "Time to append one run event (seq, insert, notify, commit) once it has \
-                         a database connection.",
+                        "Time to write a run event's batch (connection, seq, insert, notify, \
+                         commit), observed for each append in it.",
                     )
                     .buckets(FAST.to_vec()),
                 )
@@ -72,9 +73,17 @@ impl RunMetrics {
                 Histogram::with_opts(
                     HistogramOpts::new(
                         "webedt_event_insert_wait_seconds",
-                        "Time a run event's append waited for a pooled database connection.",
+                        "Time a run event's append waited before its batch started to be written.",
                     )
                     .buckets(FAST.to_vec()),
+                )
+                .expect("valid metric"),
+            ),
+            insert_batches: register(
+                registry,
+                IntCounter::new(
+                    "webedt_event_insert_batches_total",
+                    "Transactions that appended run events (many appends share one under load).",
                 )
                 .expect("valid metric"),
             ),
@@ -108,6 +117,10 @@ impl RunMetrics {
 
     pub fn observe_insert(&self, took: Duration) {
         self.insert_seconds.observe(took.as_secs_f64());
+    }
+
+    pub fn insert_batch_written(&self) {
+        self.insert_batches.inc();
     }
 
     pub fn observe_insert_wait(&self, took: Duration) {

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
+use super::appender::{AppendResult, Appender};
 use super::providers::{Provider, ProviderEvent, Role, RunRequest, Turn};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::events::{self, Event, kinds};
@@ -26,6 +27,8 @@ use webedt_providers::{Changes, CodingRun, GitCredential};
 #[derive(Clone, Default)]
 pub struct Runs {
     tracker: TaskTracker,
+    /// Group commit for the events runs produce.
+    appender: Appender,
     /// Cancelled when shutdown can wait no longer for runs to finish.
     abort: CancellationToken,
 }
@@ -607,38 +610,25 @@ async fn execute(
     }
 }
 
-/// Stores pending text (if any) and then `event` (if any) in one transaction.
-///
-/// The wait for a pooled connection and the statement itself are timed apart: under many runs
-/// per replica the pool queue, not PostgreSQL, can hold the tail, and one figure would hide which.
+/// Stores pending text (if any) and then `event` (if any) in one transaction, through the
+/// replica's group commit (see `appender`).
 async fn store(
     state: &AppState,
     session: Uuid,
     text: String,
     event: Option<Event>,
-) -> sqlx::Result<()> {
-    let (first, second) = match (text.is_empty(), event) {
+) -> AppendResult {
+    let events = match (text.is_empty(), event) {
         (true, None) => return Ok(()),
-        (true, Some(event)) => (event, None),
-        (false, event) => (text_event(text), event),
+        (true, Some(event)) => vec![event],
+        (false, None) => vec![text_event(text)],
+        (false, Some(event)) => vec![text_event(text), event],
     };
-    let t = Instant::now();
-    let mut conn = state.db.acquire().await?;
-    state.metrics.runs.observe_insert_wait(t.elapsed());
-    let t = Instant::now();
-    match second {
-        None => {
-            events::append(&mut *conn, session, &first).await?;
-        }
-        Some(second) => {
-            let mut tx = conn.begin().await?;
-            events::append(&mut *tx, session, &first).await?;
-            events::append(&mut *tx, session, &second).await?;
-            tx.commit().await?;
-        }
-    }
-    state.metrics.runs.observe_insert(t.elapsed());
-    Ok(())
+    state
+        .runs
+        .appender
+        .append(&state.db, &state.metrics, session, &events)
+        .await
 }
 
 /// Stores pending text, the `changes` event and what it says about the branch on the session
@@ -685,6 +675,7 @@ async fn store_changes(
     .await?;
     notify_change(&mut *tx, user, session, "updated").await?;
     tx.commit().await?;
+    state.metrics.runs.insert_batch_written();
     state.metrics.runs.observe_insert(t.elapsed());
     Ok(())
 }

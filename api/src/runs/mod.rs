@@ -1,5 +1,6 @@
 //! Runs: AI work on a session, executed on one replica and observable from all.
 
+mod appender;
 pub mod local_worker;
 mod manager;
 pub mod orphans;

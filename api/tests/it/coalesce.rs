@@ -223,3 +223,102 @@ async fn an_interrupt_stores_the_pending_text_before_the_interrupted_event() {
     let replayed = text_of(frames.iter().map(|f| (f.event.as_str(), f.json())));
     assert_eq!(replayed, text);
 }
+
+/// Every stored event, however many (the list is paged by `limit`).
+async fn stored_all(app: &TestApp, token: &str, session: &str) -> Vec<Value> {
+    let res = app
+        .call(
+            token,
+            reqwest::Method::GET,
+            &format!("/api/sessions/{session}/events?limit=5000"),
+            None,
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let events = res.json::<Value>().await.unwrap()["events"].clone();
+    let events = events.as_array().unwrap().clone();
+    assert!(events.len() < 5000, "one page holds them all");
+    events
+}
+
+/// The value of an unlabelled counter or histogram `_count` in a `/metrics` text.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{name} in /metrics"))
+}
+
+#[tokio::test]
+async fn concurrent_runs_share_commits_and_every_session_stays_complete_and_in_order() {
+    // Group commit: sixteen runs on one replica, every delta its own append (no coalescing
+    // window), so appends queue and are written many to a transaction. Each session must still
+    // get its whole text, gap-free and in order, stored and live on the other replica.
+    const RUNS: usize = 16;
+    let db = fresh_database().await;
+    let env = [
+        (DEMO_EVENT_COUNT, "1000"),
+        (DEMO_EVENT_DELAY_MS, "0"),
+        (EVENT_TEXT_COALESCE_MS, "0"),
+        (LIMIT_RUNS_PER_USER, "32"),
+        (LIMIT_RUNS_PER_MINUTE, "100"),
+        (LIMIT_STREAMS_PER_USER, "100"),
+    ];
+    let (mut a, mut b) = (app().database(&db), app().database(&db));
+    for (k, v) in env {
+        a = a.env(k, v);
+        b = b.env(k, v);
+    }
+    let (a, b) = (a.spawn().await, b.spawn().await);
+    let token = a.register("group-commit@example.com").await;
+    let mut ids = Vec::new();
+    for _ in 0..RUNS {
+        ids.push(a.create_session(&token).await);
+    }
+    let live = futures::future::join_all(ids.iter().map(|id| {
+        let (a, b, token) = (&a, &b, &token);
+        async move {
+            assert_eq!(a.send(token, id, "go").await.status(), 202);
+            stream_from(b, token, id, 0).await
+        }
+    }))
+    .await;
+
+    for (id, live) in ids.iter().zip(live) {
+        assert_eq!(live.last().unwrap().event, "completed", "{id}");
+        let stored = stored_all(&a, &token, id).await;
+        let seqs: Vec<i64> = stored.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+        assert_eq!(
+            seqs,
+            (1..=stored.len() as i64).collect::<Vec<_>>(),
+            "gap-free"
+        );
+        let text = text_of(
+            stored
+                .iter()
+                .map(|e| (e["type"].as_str().unwrap(), e["data"].clone())),
+        );
+        assert_complete_demo_text(&text, 1000);
+        let live: Vec<(i64, String, Value)> = live
+            .iter()
+            .map(|f| (f.id.unwrap(), f.event.clone(), f.json()))
+            .collect();
+        let stored: Vec<(i64, String, Value)> = stored
+            .iter()
+            .map(|e| {
+                let kind = e["type"].as_str().unwrap().to_string();
+                (e["seq"].as_i64().unwrap(), kind, e["data"].clone())
+            })
+            .collect();
+        assert_eq!(live, stored, "live on the other replica = stored, {id}");
+    }
+
+    let metrics = a.get("/metrics").await.text().await.unwrap();
+    let appends = metric(&metrics, "webedt_event_insert_duration_seconds_count");
+    let batches = metric(&metrics, "webedt_event_insert_batches_total");
+    eprintln!("{appends} appends in {batches} transactions");
+    assert!(appends >= (RUNS * 100) as f64, "{appends} appends");
+    assert!(
+        batches < appends / 2.0,
+        "appends share transactions: {batches} for {appends}"
+    );
+}
