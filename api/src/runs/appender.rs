@@ -169,6 +169,8 @@ async fn insert(db: &Db, batch: &[Request]) -> sqlx::Result<Vec<Uuid>> {
             data.push(value);
         }
     }
+    // NOTIFYs go out in seq order, so live streams see each session's events in sequence
+    // (volatile functions in a select list are evaluated after its ORDER BY).
     sqlx::query_scalar(
         "WITH i AS (
              SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])
@@ -186,8 +188,6 @@ async fn insert(db: &Db, batch: &[Request]) -> sqlx::Result<Vec<Uuid>> {
              FROM i JOIN s ON s.id = i.session
              RETURNING chat_session_id, seq
          ), notified AS (
-             -- In seq order, so live streams see each session's events in sequence (volatile
-             -- functions in the select list are evaluated after the sort).
              SELECT pg_notify('webedt_events', chat_session_id::text || ':' || seq)
              FROM e ORDER BY chat_session_id, seq
          )
