@@ -106,6 +106,70 @@ impl<T: Serialize> IntoResponse for Json<T> {
     }
 }
 
+/// `serialize_with` for a timestamp: the same text as chrono's own `Serialize` (RFC 3339,
+/// `AutoSi` fraction, `Z`), formatted into a stack buffer. chrono's goes through `collect_str`,
+/// which feeds serde_json's escaper one `write_char` at a time; a session page carries dozens
+/// of timestamps (BENCHMARKS.md, P2). Years outside 0..=9999 take chrono's path.
+pub fn rfc3339<S: serde::Serializer>(
+    at: &chrono::DateTime<chrono::Utc>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    use chrono::{Datelike, Timelike};
+    let year = at.year();
+    if !(0..=9999).contains(&year) {
+        return at.serialize(serializer);
+    }
+    fn two(buf: &mut [u8], at: usize, v: u32) {
+        buf[at] = b'0' + (v / 10) as u8;
+        buf[at + 1] = b'0' + (v % 10) as u8;
+    }
+    let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+    two(&mut buf, 0, year as u32 / 100);
+    two(&mut buf, 2, year as u32 % 100);
+    two(&mut buf, 5, at.month());
+    two(&mut buf, 8, at.day());
+    two(&mut buf, 11, at.hour());
+    two(&mut buf, 14, at.minute());
+    // A leap second keeps its nanoseconds past 1e9: second 60, as chrono writes it.
+    let (mut sec, mut nano) = (at.second(), at.nanosecond());
+    if nano >= 1_000_000_000 {
+        sec += 1;
+        nano -= 1_000_000_000;
+    }
+    two(&mut buf, 17, sec);
+    let (digits, mut frac) = if nano == 0 {
+        (0, 0)
+    } else if nano % 1_000_000 == 0 {
+        (3, nano / 1_000_000)
+    } else if nano % 1_000 == 0 {
+        (6, nano / 1_000)
+    } else {
+        (9, nano)
+    };
+    let mut len = 19;
+    if digits > 0 {
+        for i in (0..digits).rev() {
+            buf[20 + i] = b'0' + (frac % 10) as u8;
+            frac /= 10;
+        }
+        len = 20 + digits;
+    }
+    buf[len] = b'Z';
+    // Only ASCII digits and separators were written.
+    serializer.serialize_str(std::str::from_utf8(&buf[..=len]).expect("ASCII"))
+}
+
+/// [`rfc3339`] for an optional timestamp (`null` when absent, as serde writes `None`).
+pub fn rfc3339_opt<S: serde::Serializer>(
+    at: &Option<chrono::DateTime<chrono::Utc>>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match at {
+        Some(at) => rfc3339(at, serializer),
+        None => serializer.serialize_none(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,6 +187,72 @@ mod tests {
     #[allow(dead_code)]
     struct Nested {
         count: u32,
+    }
+
+    #[derive(Serialize)]
+    struct Fast(#[serde(serialize_with = "rfc3339")] chrono::DateTime<chrono::Utc>);
+
+    #[test]
+    fn timestamps_serialize_as_chrono_does() {
+        use chrono::{DateTime, NaiveDate, Utc};
+        let mut cases: Vec<DateTime<Utc>> = Vec::new();
+        let nanos = [
+            0,
+            1,
+            999,
+            1_000,
+            120_000,
+            7_000_000,
+            999_999_999,
+            123_456_789,
+            1_500_000_000,
+        ];
+        for (y, m, d) in [
+            (0, 1, 1),
+            (1970, 1, 1),
+            (2026, 12, 2),
+            (9999, 12, 31),
+            (-1, 6, 15),
+            (10000, 1, 1),
+        ] {
+            for (h, mi, s) in [(0, 0, 0), (9, 5, 7), (23, 59, 59)] {
+                for &n in &nanos {
+                    if let Some(t) = NaiveDate::from_ymd_opt(y, m, d)
+                        .and_then(|day| day.and_hms_nano_opt(h, mi, s, n))
+                    {
+                        cases.push(t.and_utc());
+                    }
+                }
+            }
+        }
+        // Spread over the range the API stores, at every fraction width.
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..2_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let secs = (x % 4_102_444_800) as i64;
+            let nano = [
+                0,
+                (x >> 40) as u32 % 1000 * 1_000_000,
+                (x >> 30) as u32 % 1_000_000 * 1000,
+                (x >> 20) as u32 % 1_000_000_000,
+            ][(x % 4) as usize];
+            cases.push(DateTime::from_timestamp(secs, nano).expect("in range"));
+        }
+        assert!(
+            cases
+                .iter()
+                .any(|t| t.timestamp_subsec_nanos() >= 1_000_000_000),
+            "a leap second"
+        );
+        for t in cases {
+            assert_eq!(
+                serde_json::to_string(&Fast(t)).unwrap(),
+                serde_json::to_string(&t).unwrap(),
+                "{t:?}"
+            );
+        }
     }
 
     fn err(body: &str) -> AppError {

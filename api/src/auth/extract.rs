@@ -147,7 +147,7 @@ impl SessionToken {
     /// the lookup found nothing or the key does not match.
     pub fn accept(&self, state: &AppState, found: Option<(&[u8], bool)>) -> Result<(), AppError> {
         let (key, needs_touch) = found.ok_or(AppError::Unauthorized)?;
-        if !token::matches(&state.config.session_secret, &self.token, key) {
+        if !token::matches(&self.key, key) {
             return Err(AppError::Unauthorized);
         }
         if needs_touch {

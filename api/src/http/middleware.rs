@@ -100,9 +100,17 @@ where
         let id = request_id.to_str().unwrap_or_default().to_owned();
         let span = tracing::info_span!("request", request_id = %id);
         req.extensions_mut().insert(RequestId(id));
-        let renewal = crate::auth::cookie::Renewal::default();
-        req.extensions_mut().insert(renewal.clone());
-        let path = req.uri().path().to_owned();
+        // Only a cookie session slides its cookie (`SessionToken` reads the renewal only when
+        // no bearer token was sent): API clients without cookies skip the allocation.
+        let renewal = req
+            .headers()
+            .contains_key(header::COOKIE)
+            .then(crate::auth::cookie::Renewal::default);
+        if let Some(renewal) = &renewal {
+            req.extensions_mut().insert(renewal.clone());
+        }
+        // The path is copied only for the log line, and only when it will be written.
+        let path = tracing::enabled!(tracing::Level::INFO).then(|| req.uri().path().to_owned());
         let response = match crate::auth::csrf::refusal(&state, &req) {
             Some(refused) => refused,
             None => match read_body(&state, req, route.as_ref()).await {
@@ -113,7 +121,7 @@ where
             },
         };
         let mut response = response;
-        if let Some(token) = renewal.take()
+        if let Some(token) = renewal.and_then(|r| r.take())
             && !response.headers().contains_key(header::SET_COOKIE)
         {
             let cookie =
@@ -123,7 +131,7 @@ where
         span.in_scope(|| {
             tracing::info!(
                 method = %method,
-                path = %path,
+                path = path.as_deref().unwrap_or_default(),
                 route = route.as_ref().map_or("unmatched", MatchedPath::as_str),
                 status = response.status().as_u16(),
                 latency_ms = started.elapsed().as_secs_f64() * 1000.0,

@@ -29,9 +29,13 @@ pub struct Session {
     pub status: String,
     pub provider: String,
     pub model: String,
+    #[serde(serialize_with = "crate::json::rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::json::rfc3339")]
     pub updated_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::json::rfc3339_opt")]
     pub completed_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::json::rfc3339_opt")]
     pub deleted_at: Option<DateTime<Utc>>,
     pub total_cost_usd: f64,
     pub last_error: Option<String>,
@@ -66,6 +70,71 @@ macro_rules! session_columns {
     };
 }
 pub(crate) use session_columns;
+
+/// The names in [`session_columns!`], in its order: what [`Session::from_row_at`] decodes by
+/// position (a unit test keeps the two lists equal).
+const SESSION_COLUMN_NAMES: [&str; 20] = [
+    "id",
+    "user_id",
+    "title",
+    "status",
+    "provider",
+    "model",
+    "created_at",
+    "updated_at",
+    "completed_at",
+    "deleted_at",
+    "total_cost_usd",
+    "last_error",
+    "repository",
+    "base_branch",
+    "working_branch",
+    "base_commit",
+    "head_commit",
+    "favorite",
+    "pull_request_number",
+    "pull_request_url",
+];
+
+impl Session {
+    /// Decodes the columns of [`session_columns!`] starting at index `at` of `row`. By position
+    /// rather than by name (what `FromRow` does): a name costs a hash look-up per column per
+    /// row, which was ~5% of a session-list request's CPU (BENCHMARKS.md, P2). The statement must
+    /// select `session_columns!()` in order from `at`; each column's name is checked in debug
+    /// builds, its type always (sqlx refuses a mismatched type).
+    pub fn from_row_at(row: &sqlx::postgres::PgRow, at: usize) -> sqlx::Result<Self> {
+        use sqlx::{Column, Row};
+        if cfg!(debug_assertions) {
+            for (i, name) in SESSION_COLUMN_NAMES.iter().enumerate() {
+                let found = row.columns().get(at + i).map(|c| c.name());
+                assert_eq!(found, Some(*name), "column {} of the row", at + i);
+            }
+        }
+        Ok(Session {
+            id: row.try_get(at)?,
+            user_id: row.try_get(at + 1)?,
+            title: row.try_get(at + 2)?,
+            status: row.try_get(at + 3)?,
+            provider: row.try_get(at + 4)?,
+            model: row.try_get(at + 5)?,
+            created_at: row.try_get(at + 6)?,
+            updated_at: row.try_get(at + 7)?,
+            completed_at: row.try_get(at + 8)?,
+            deleted_at: row.try_get(at + 9)?,
+            total_cost_usd: row.try_get(at + 10)?,
+            last_error: row.try_get(at + 11)?,
+            repository: row.try_get(at + 12)?,
+            base_branch: row.try_get(at + 13)?,
+            working_branch: row.try_get(at + 14)?,
+            base_commit: row.try_get(at + 15)?,
+            head_commit: row.try_get(at + 16)?,
+            favorite: row.try_get(at + 17)?,
+            snippet: None,
+            pull_request_number: row.try_get(at + 18)?,
+            pull_request_url: row.try_get(at + 19)?,
+        })
+    }
+}
 
 /// Ids in paths: anything that is not a UUID cannot name a session, so it is a 404 too.
 pub fn parse_id(raw: &str) -> AppResult<Uuid> {
@@ -111,4 +180,13 @@ pub async fn notify_change<'e>(
         .execute(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn column_names_match_the_column_list() {
+        let listed: Vec<&str> = session_columns!().split(',').map(str::trim).collect();
+        assert_eq!(listed, super::SESSION_COLUMN_NAMES);
+    }
 }

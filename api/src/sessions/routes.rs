@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use sqlx::{FromRow, Row};
+use sqlx::Row;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -405,18 +405,16 @@ async fn list(
     }
     let rows = page.fetch_all(&mut *conn).await?;
     drop(conn);
+    // By position (`list_page!`: the two auth columns, then `session_columns!()`), not by name.
     let found = match rows.first() {
-        Some(row) => Some((
-            row.try_get::<&[u8], _>("auth_key")?,
-            row.try_get("auth_needs_touch")?,
-        )),
+        Some(row) => Some((row.try_get::<&[u8], _>(0)?, row.try_get(1)?)),
         None => None,
     };
     token.accept(&state, found)?;
     let mut sessions = Vec::with_capacity(rows.len());
     for row in &rows {
-        if row.try_get::<Option<Uuid>, _>("id")?.is_some() {
-            sessions.push(Session::from_row(row)?);
+        if row.try_get::<Option<Uuid>, _>(2)?.is_some() {
+            sessions.push(Session::from_row_at(row, 2)?);
         }
     }
     let next_cursor = if sessions.len() as i64 > limit {

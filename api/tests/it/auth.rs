@@ -381,7 +381,19 @@ async fn sessions_slide_when_half_their_life_is_gone() {
         .execute(pool)
         .await
         .unwrap();
-        assert_eq!(status_at(&a, path, &token).await, 200, "{path}");
+        let res = browser(&a, Method::GET, path, &token).send().await.unwrap();
+        assert_eq!(res.status(), 200, "{path}");
+        // A cookie session that slides gets its cookie renewed, same token, full lifetime.
+        let renewed = res
+            .headers()
+            .get("set-cookie")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert!(
+            renewed.as_deref().is_some_and(|c| c
+                .starts_with(&format!("{}={token};", crate::common::COOKIE))
+                && c.contains("Max-Age=2592000")),
+            "{path}: {renewed:?}"
+        );
         // The extension is written off the request path; give it a moment.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
         loop {
