@@ -31,8 +31,19 @@ pub struct Recorder {
     client: Client,
     controller: String,
     instance: String,
-    cache: Mutex<HashMap<u64, Seen>>,
+    cache: Mutex<Cache>,
 }
+
+/// The Events remembered for series, by key; expired ones are swept now and then rather than on
+/// every publish (a sweep visits every entry, thousands with thousands of objects).
+#[derive(Default)]
+struct Cache {
+    seen: HashMap<u64, Seen>,
+    swept: Option<Timestamp>,
+}
+
+/// Least time between two sweeps of expired entries.
+const SWEEP_EVERY: SignedDuration = SignedDuration::from_secs(10);
 
 impl Recorder {
     pub fn new(client: Client, controller: &str, instance: &str) -> Self {
@@ -40,7 +51,7 @@ impl Recorder {
             client,
             controller: controller.into(),
             instance: instance.into(),
-            cache: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
         }
     }
 
@@ -60,9 +71,14 @@ impl Recorder {
         let key = Self::key(ev, regarding);
         let repeat = {
             let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            cache.retain(|_, s| s.last + CACHE_TTL > now);
+            if cache.swept.is_none_or(|t| t + SWEEP_EVERY <= now) {
+                cache.seen.retain(|_, s| s.last + CACHE_TTL > now);
+                cache.swept = Some(now);
+            }
             cache
+                .seen
                 .get(&key)
+                .filter(|s| s.last + CACHE_TTL > now)
                 .map(|s| (s.namespace.clone(), s.name.clone(), s.count + 1))
         };
         let seen = match repeat {
@@ -128,6 +144,7 @@ impl Recorder {
         self.cache
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .seen
             .insert(key, seen);
         Ok(())
     }

@@ -235,16 +235,22 @@ pub async fn run_controller(
     // The WebEDT cache, without managedFields (never read).
     let writer = reflector::store::Writer::<DynamicObject>::new(ar.clone());
     let reader = writer.as_reader();
+    let mapper_refs = Arc::new(SecretRefs::default());
+    let index_refs = mapper_refs.clone();
     let trigger = watcher(webedts, watcher::Config::default())
         .modify(|o: &mut DynamicObject| o.metadata.managed_fields = None)
         .reflect(writer)
+        // The Secret index follows the same events as the cache, right after it.
+        .inspect(move |ev| {
+            if let Ok(ev) = ev {
+                index_refs.observe(ev);
+            }
+        })
         .applied_objects();
     let controller = Controller::for_stream_with(trigger, reader, ar.clone())
         .with_config(ControllerConfig::default().concurrency(CONCURRENCY));
     let store = controller.store();
-    let mapper_store = store.clone();
     let mapper_ar = ar.clone();
-    let mapper_refs = SecretRefs::default();
     let recorder = Recorder::new(client.clone(), MANAGER, &settings.identity);
     // Secrets: the referenced ones (users' Secrets carry none of our labels) and the generated
     // session Secret; only their keys are kept.
@@ -374,7 +380,7 @@ pub async fn run_controller(
         .owns_stream(network_policy_stream)
         // Secrets are mapped through the WebEDT cache to the WebEDTs that reference them.
         .watches_stream(secret_stream, move |secret: Secret| {
-            webedts_referencing(&mapper_store, &mapper_ar, &mapper_refs, &secret)
+            mapper_refs.referencing(&mapper_ar, &secret)
         })
         .run(reconcile, error_policy, ctx)
         .for_each(|r| async move {
@@ -385,11 +391,22 @@ pub async fn run_controller(
         .await;
 }
 
-/// Per WebEDT (`namespace/name`), the Secrets its spec references, computed once per
-/// (uid, generation): the spec alone decides them, and every spec change moves the generation.
-/// Without it each Secret event would deserialise and validate every WebEDT in the cache.
+/// Which WebEDTs reference which Secrets, kept from the WebEDT watch events: per WebEDT
+/// (`namespace/name`) the Secrets its spec references, computed once per (uid, generation) (the
+/// spec alone decides them, and every spec change moves the generation), and the reverse map a
+/// Secret event is looked up in. A Secret event costs the WebEDTs that reference it; scanning the
+/// whole WebEDT cache per Secret event made n generated Secrets cost n² with n WebEDTs.
 #[derive(Default)]
-struct SecretRefs(Mutex<HashMap<String, ReferencedSecrets>>);
+struct SecretRefs(Mutex<RefIndex>);
+
+#[derive(Default)]
+struct RefIndex {
+    by_webedt: HashMap<String, ReferencedSecrets>,
+    /// (namespace, Secret name) → names of the WebEDTs in that namespace that reference it.
+    by_secret: HashMap<(String, String), HashSet<String>>,
+    /// Keys seen since the watch (re)started its list; None outside a relist.
+    relisted: Option<HashSet<String>>,
+}
 
 /// The Secrets one version of one WebEDT references.
 #[derive(Default)]
@@ -399,43 +416,95 @@ struct ReferencedSecrets {
     names: Vec<String>,
 }
 
-/// The WebEDTs whose pods read `secret` ([`crate::validate::ValidatedWebEDT::referenced_secrets`]).
-fn webedts_referencing(
-    store: &Store<DynamicObject>,
-    ar: &ApiResource,
-    refs: &SecretRefs,
-    secret: &Secret,
-) -> Vec<ObjectRef<DynamicObject>> {
-    let ns = secret.namespace().unwrap_or_default();
-    let name = secret.name_any();
-    let state = store.state();
-    let mut cache = refs.0.lock().unwrap_or_else(|e| e.into_inner());
-    let referencing = state
-        .iter()
-        .filter(|o| o.namespace().as_deref() == Some(ns.as_str()))
-        .filter(|o| {
-            let uid = o.uid().unwrap_or_default();
-            let generation = o.metadata.generation;
-            let entry = cache.entry(key_of(o)).or_default();
-            if entry.uid != uid || entry.generation != generation || uid.is_empty() {
-                let names = parse_webedt(o)
-                    .ok()
-                    .and_then(|cr| validate::validate(&cr, &ns).ok())
-                    .map(|v| v.referenced_secrets())
-                    .unwrap_or_default();
-                *entry = ReferencedSecrets {
-                    uid,
-                    generation,
-                    names,
-                };
+impl RefIndex {
+    fn unlink(&mut self, key: &str) {
+        let Some(old) = self.by_webedt.remove(key) else {
+            return;
+        };
+        let (ns, name) = key.split_once('/').unwrap_or(("", key));
+        for secret in old.names {
+            let k = (ns.to_string(), secret);
+            if let Some(set) = self.by_secret.get_mut(&k) {
+                set.remove(name);
+                if set.is_empty() {
+                    self.by_secret.remove(&k);
+                }
             }
-            entry.names.contains(&name)
-        })
-        .map(|o| ObjectRef::new_with(&o.name_any(), ar.clone()).within(&ns))
-        .collect();
-    if cache.len() > state.len() {
-        let live: HashSet<String> = state.iter().map(|o| key_of(o)).collect();
-        cache.retain(|k, _| live.contains(k));
+        }
     }
-    referencing
+
+    fn upsert(&mut self, o: &DynamicObject) {
+        let key = key_of(o);
+        let uid = o.uid().unwrap_or_default();
+        let generation = o.metadata.generation;
+        if let Some(r) = &mut self.relisted {
+            r.insert(key.clone());
+        }
+        if self
+            .by_webedt
+            .get(&key)
+            .is_some_and(|e| e.uid == uid && e.generation == generation && !uid.is_empty())
+        {
+            return;
+        }
+        self.unlink(&key);
+        let ns = o.namespace().unwrap_or_default();
+        let names = parse_webedt(o)
+            .ok()
+            .and_then(|cr| validate::validate(&cr, &ns).ok())
+            .map(|v| v.referenced_secrets())
+            .unwrap_or_default();
+        for secret in &names {
+            self.by_secret
+                .entry((ns.clone(), secret.clone()))
+                .or_default()
+                .insert(o.name_any());
+        }
+        self.by_webedt.insert(
+            key,
+            ReferencedSecrets {
+                uid,
+                generation,
+                names,
+            },
+        );
+    }
+}
+
+impl SecretRefs {
+    /// Follows one event of the WebEDT watch (a relist drops the WebEDTs it no longer lists).
+    fn observe(&self, ev: &watcher::Event<DynamicObject>) {
+        let mut index = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match ev {
+            watcher::Event::Apply(o) | watcher::Event::InitApply(o) => index.upsert(o),
+            watcher::Event::Delete(o) => index.unlink(&key_of(o)),
+            watcher::Event::Init => index.relisted = Some(HashSet::new()),
+            watcher::Event::InitDone => {
+                if let Some(seen) = index.relisted.take() {
+                    let gone: Vec<String> = index
+                        .by_webedt
+                        .keys()
+                        .filter(|k| !seen.contains(*k))
+                        .cloned()
+                        .collect();
+                    for k in gone {
+                        index.unlink(&k);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The WebEDTs whose pods read `secret` ([`crate::validate::ValidatedWebEDT::referenced_secrets`]).
+    fn referencing(&self, ar: &ApiResource, secret: &Secret) -> Vec<ObjectRef<DynamicObject>> {
+        let ns = secret.namespace().unwrap_or_default();
+        let index = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        index
+            .by_secret
+            .get(&(ns.clone(), secret.name_any()))
+            .into_iter()
+            .flatten()
+            .map(|name| ObjectRef::new_with(name, ar.clone()).within(&ns))
+            .collect()
+    }
 }

@@ -133,9 +133,12 @@ struct Db {
     rolled: HashMap<String, String>,
     /// Simulation side state: when a Job started, per uid.
     job_started: HashMap<String, Instant>,
-    /// Simulation side state: the resourceVersion at which a Deployment's status was found
-    /// final, per uid (skipped until the object changes).
-    settled: HashMap<String, String>,
+    /// Simulation work list: the Deployments and Jobs whose status the simulated controllers may
+    /// still move. Every write of one puts it here ([`store::commit`]); a tick drops those found
+    /// final (a settled Deployment, a finished Job) until they are written again. Ticks cost what
+    /// changed, not every Deployment and Job stored (with thousands of settled ones, a scan every
+    /// 50 ms under the store lock was most of this server's time).
+    unsettled: BTreeSet<ObjKey>,
     /// uids of the stored objects.
     uids: std::collections::HashSet<String>,
     /// An object was stored with an owner that does not exist: collect garbage on the next tick.

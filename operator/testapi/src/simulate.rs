@@ -12,28 +12,17 @@ pub(crate) fn simulate(s: &ServerState) {
     if db.gc_due {
         collect_garbage(s, &mut db);
     }
-    let res = |group: &str, plural: &str| ResKey {
-        group: group.into(),
-        plural: plural.into(),
-    };
-    let keys: Vec<ObjKey> = of_res(&db, &res("apps", "deployments"))
-        .chain(of_res(&db, &res("batch", "jobs")))
-        .filter(|(_, o)| o.value["metadata"]["deletionTimestamp"].is_null())
-        .filter(|(_, o)| {
-            // A Deployment found settled at this resourceVersion is still settled.
-            let m = &o.value["metadata"];
-            m["uid"]
-                .as_str()
-                .and_then(|uid| db.settled.get(uid))
-                .is_none_or(|rv| m["resourceVersion"].as_str() != Some(rv))
-        })
-        .map(|(k, _)| k.clone())
-        .collect();
+    let keys: Vec<ObjKey> = db.unsettled.iter().cloned().collect();
     let db: &mut Db = &mut db;
     for k in keys {
         let Some(o) = db.objects.get(&k) else {
+            db.unsettled.remove(&k);
             continue;
         };
+        if !o.value["metadata"]["deletionTimestamp"].is_null() {
+            db.unsettled.remove(&k);
+            continue;
+        }
         let v = &o.value;
         let uid = v["metadata"]["uid"].as_str().unwrap_or("").to_string();
         let new_status = if k.res.plural == "deployments" {
@@ -63,14 +52,15 @@ pub(crate) fn simulate(s: &ServerState) {
             if new_template {
                 db.rolled.insert(uid.clone(), hash);
             } else if v["status"] == status {
-                let rv = v["metadata"]["resourceVersion"].as_str().unwrap_or("");
-                db.settled.insert(uid, rv.to_string());
+                // Final until the Deployment is written again (which lists it anew).
+                db.unsettled.remove(&k);
                 continue;
             }
             status
         } else {
             let st = &v["status"];
             if st["succeeded"].as_i64().unwrap_or(0) > 0 || st["failed"].as_i64().unwrap_or(0) > 0 {
+                db.unsettled.remove(&k);
                 continue;
             }
             let started = *db
@@ -112,6 +102,12 @@ pub(crate) fn simulate(s: &ServerState) {
             commit(s, db, &k, n, owners);
         }
     }
+}
+
+/// Whether the simulated controllers move objects of `res` (Deployments and Jobs).
+pub(crate) fn is_simulated(res: &ResKey) -> bool {
+    (res.group == "apps" && res.plural == "deployments")
+        || (res.group == "batch" && res.plural == "jobs")
 }
 
 pub(crate) fn step(cur: i64, target: i64) -> i64 {

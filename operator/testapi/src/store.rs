@@ -49,6 +49,9 @@ pub(crate) fn commit(
         && new["metadata"]["finalizers"]
             .as_array()
             .is_none_or(|f| f.is_empty());
+    if is_simulated(&k.res) {
+        db.unsettled.insert(k.clone());
+    }
     let existed = db.objects.contains_key(k);
     let obj = StoredObject { value: new, owners };
     let rendered = render(&obj);
