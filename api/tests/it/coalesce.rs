@@ -15,15 +15,36 @@ async fn stored(app: &TestApp, token: &str, session: &str) -> Vec<Value> {
         .call(
             token,
             reqwest::Method::GET,
-            &format!("/api/sessions/{session}/events?limit=1000"),
+            &format!("/api/sessions/{session}/events?limit=5000"),
             None,
         )
         .await;
     assert_eq!(res.status(), 200);
-    res.json::<Value>().await.unwrap()["events"]
+    let events = res.json::<Value>().await.unwrap()["events"]
         .as_array()
         .unwrap()
-        .clone()
+        .clone();
+    assert!(events.len() < 5000, "one page holds them all");
+    events
+}
+
+/// `(seq, event kind, data)` of stored events, to compare with what a stream delivered.
+fn stored_triples(events: &[Value]) -> Vec<(i64, String, Value)> {
+    events
+        .iter()
+        .map(|e| {
+            let kind = e["type"].as_str().unwrap().to_string();
+            (e["seq"].as_i64().unwrap(), kind, e["data"].clone())
+        })
+        .collect()
+}
+
+/// `(seq, event kind, data)` of SSE frames.
+fn frame_triples(frames: &[Frame]) -> Vec<(i64, String, Value)> {
+    frames
+        .iter()
+        .map(|f| (f.id.unwrap(), f.event.clone(), f.json()))
+        .collect()
 }
 
 async fn stream_from(app: &TestApp, token: &str, session: &str, last: i64) -> Vec<Frame> {
@@ -129,20 +150,8 @@ async fn a_thousand_deltas_arrive_complete_are_stored_as_few_events_and_replay_i
     assert_complete_demo_text(&stored_text, 1000);
 
     // Live saw exactly what is stored, in order.
-    let live_pairs: Vec<(i64, String, Value)> = live
-        .iter()
-        .map(|f| (f.id.unwrap(), f.event.clone(), f.json()))
-        .collect();
-    let stored_pairs: Vec<(i64, String, Value)> = stored
-        .iter()
-        .map(|e| {
-            (
-                e["seq"].as_i64().unwrap(),
-                e["type"].as_str().unwrap().to_string(),
-                e["data"].clone(),
-            )
-        })
-        .collect();
+    let live_pairs = frame_triples(&live);
+    let stored_pairs = stored_triples(&stored);
     assert_eq!(live_pairs, stored_pairs);
 
     // The text before the tool call is stored before it: order across kinds is kept.
@@ -162,11 +171,11 @@ async fn a_thousand_deltas_arrive_complete_are_stored_as_few_events_and_replay_i
     for last in 0..stored.len() as i64 {
         let on = if last % 2 == 0 { &a } else { &b };
         let frames = stream_from(on, &token, &id, last).await;
-        let got: Vec<(i64, String, Value)> = frames
-            .iter()
-            .map(|f| (f.id.unwrap(), f.event.clone(), f.json()))
-            .collect();
-        assert_eq!(got, stored_pairs[last as usize..], "from {last}");
+        assert_eq!(
+            frame_triples(&frames),
+            stored_pairs[last as usize..],
+            "from {last}"
+        );
     }
 }
 
@@ -224,23 +233,6 @@ async fn an_interrupt_stores_the_pending_text_before_the_interrupted_event() {
     assert_eq!(replayed, text);
 }
 
-/// Every stored event, however many (the list is paged by `limit`).
-async fn stored_all(app: &TestApp, token: &str, session: &str) -> Vec<Value> {
-    let res = app
-        .call(
-            token,
-            reqwest::Method::GET,
-            &format!("/api/sessions/{session}/events?limit=5000"),
-            None,
-        )
-        .await;
-    assert_eq!(res.status(), 200);
-    let events = res.json::<Value>().await.unwrap()["events"].clone();
-    let events = events.as_array().unwrap().clone();
-    assert!(events.len() < 5000, "one page holds them all");
-    events
-}
-
 /// The value of an unlabelled counter or histogram `_count` in a `/metrics` text.
 fn metric(text: &str, name: &str) -> f64 {
     text.lines()
@@ -285,7 +277,7 @@ async fn concurrent_runs_share_commits_and_every_session_stays_complete_and_in_o
 
     for (id, live) in ids.iter().zip(live) {
         assert_eq!(live.last().unwrap().event, "completed", "{id}");
-        let stored = stored_all(&a, &token, id).await;
+        let stored = stored(&a, &token, id).await;
         let seqs: Vec<i64> = stored.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
         assert_eq!(
             seqs,
@@ -298,18 +290,11 @@ async fn concurrent_runs_share_commits_and_every_session_stays_complete_and_in_o
                 .map(|e| (e["type"].as_str().unwrap(), e["data"].clone())),
         );
         assert_complete_demo_text(&text, 1000);
-        let live: Vec<(i64, String, Value)> = live
-            .iter()
-            .map(|f| (f.id.unwrap(), f.event.clone(), f.json()))
-            .collect();
-        let stored: Vec<(i64, String, Value)> = stored
-            .iter()
-            .map(|e| {
-                let kind = e["type"].as_str().unwrap().to_string();
-                (e["seq"].as_i64().unwrap(), kind, e["data"].clone())
-            })
-            .collect();
-        assert_eq!(live, stored, "live on the other replica = stored, {id}");
+        assert_eq!(
+            frame_triples(&live),
+            stored_triples(&stored),
+            "live on the other replica = stored, {id}"
+        );
     }
 
     let metrics = a.get("/metrics").await.text().await.unwrap();
