@@ -68,19 +68,25 @@ impl StoredEvent {
     }
 }
 
+/// `event` as the `type` and `data` columns store it. U+0000 in any string of `data` (model
+/// output, tool results) is replaced: `jsonb` cannot store it, and the run would otherwise end
+/// on a database error.
+pub fn to_row(event: &Event) -> (String, Value) {
+    let (kind, mut data) = event.to_stored();
+    if crate::validate::has_nul(&data) {
+        crate::validate::strip_nul(&mut data);
+    }
+    (kind, data)
+}
+
 /// Appends `event`: takes the next seq under the session row's lock, inserts, and queues a
 /// NOTIFY of `{session}:{seq}` — all one statement, so one transaction, delivered at commit.
-/// U+0000 in any string of `data` (model output, tool results) is replaced first: `jsonb`
-/// cannot store it, and the run would otherwise end on a database error.
 pub async fn append<'e>(
     db: impl PgExecutor<'e>,
     session: Uuid,
     event: &Event,
 ) -> sqlx::Result<StoredEvent> {
-    let (kind, mut data) = event.to_stored();
-    if crate::validate::has_nul(&data) {
-        crate::validate::strip_nul(&mut data);
-    }
+    let (kind, data) = to_row(event);
     sqlx::query_as(
         "WITH s AS (
              UPDATE chat_sessions SET last_seq = last_seq + 1, updated_at = now()

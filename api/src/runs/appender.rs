@@ -50,16 +50,7 @@ impl Appender {
         session: Uuid,
         events: &[Event],
     ) -> AppendResult {
-        let events = events
-            .iter()
-            .map(|e| {
-                let (kind, mut data) = e.to_stored();
-                if crate::validate::has_nul(&data) {
-                    crate::validate::strip_nul(&mut data);
-                }
-                (kind, data)
-            })
-            .collect();
+        let events = events.iter().map(crate::events::to_row).collect();
         let (done, answer) = oneshot::channel();
         let queue = self.0.get_or_init(|| start(db.clone(), metrics.clone()));
         let request = Request {
